@@ -1,0 +1,39 @@
+//! Health: `GET /v1.0/healthz` and `GET /v1.0/healthz/outbound`.
+//!
+//! The logic is readiness lookups on [`crate::runtime::readiness`]; the
+//! HTTP adapter maps them to 204 or Dapr's error bodies.
+
+pub mod http;
+
+use super::error::{ApiError, ErrorCode};
+use super::Ctx;
+
+/// `/v1.0/healthz`: ready, or why not. `appid` is the optional `?appid=` check.
+pub fn check(ctx: &Ctx, appid: Option<&str>) -> Result<(), ApiError> {
+    if let Some(id) = appid {
+        if id != ctx.shared.opts.app_id {
+            return Err(ApiError::new(
+                ErrorCode::HealthAppIdNotMatch,
+                "dapr app-id does not match",
+            ));
+        }
+    }
+    let readiness = &ctx.shared.readiness;
+    if readiness.ready() {
+        Ok(())
+    } else {
+        Err(ApiError::health_not_ready(&readiness.pending_targets()))
+    }
+}
+
+/// `/v1.0/healthz/outbound`: the APIs are up (the app need not be).
+pub fn check_outbound(ctx: &Ctx) -> Result<(), ApiError> {
+    if ctx.shared.readiness.outbound_ready() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::OutboundHealthNotReady,
+            "dapr outbound is not ready",
+        ))
+    }
+}

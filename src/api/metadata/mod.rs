@@ -1,0 +1,183 @@
+//! The metadata API: what this sidecar is running, and user attributes.
+//!
+//! [`snapshot`] gathers everything once, protocol-neutrally; the HTTP adapter
+//! renders Go daprd's `encoding/json` shape and the gRPC adapter (with the
+//! gRPC API) the `GetMetadataResponse` message. Attributes written with
+//! `PUT /v1.0/metadata/{key}` live in a concurrent map shared by all workers,
+//! so a value written through one core is read back through any other.
+
+pub mod http;
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use crate::config::AppProtocol;
+
+/// The Dapr API level we implement, with our build as semver build metadata
+/// (`1.18.3+rs.0.1.0`): version-checking clients see 1.18.3.
+pub const RUNTIME_VERSION: &str = concat!("1.18.3+rs.", env!("CARGO_PKG_VERSION"));
+
+/// A registered component as the metadata API lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentInfo {
+    /// `metadata.name`
+    pub name: String,
+    /// `spec.type`, e.g. `state.in-memory`
+    pub kind: String,
+    /// `spec.version`
+    pub version: String,
+    /// Capability names (`ETAG`, `TRANSACTIONAL`, …).
+    pub capabilities: Vec<String>,
+}
+
+/// App health-check settings, when `--enable-app-health-check` is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppHealthInfo {
+    /// Probe path (HTTP apps only; empty for gRPC).
+    pub path: String,
+    /// Probe interval as a Go duration string (`5s`).
+    pub interval: String,
+    /// Probe timeout as a Go duration string (`500ms`).
+    pub timeout: String,
+    /// Failures before the app counts as unhealthy.
+    pub threshold: i32,
+}
+
+/// How the sidecar reaches the app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppConnectionInfo {
+    /// `--app-port`, 0 when none.
+    pub port: i32,
+    /// `--app-protocol`.
+    pub protocol: &'static str,
+    /// `--app-channel-address`.
+    pub channel_address: String,
+    /// `--app-max-concurrency`, 0 when unlimited.
+    pub max_concurrency: i32,
+    /// Health-check settings.
+    pub health: Option<AppHealthInfo>,
+}
+
+/// Everything `GET /v1.0/metadata` and gRPC `GetMetadata` report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The app id.
+    pub id: String,
+    /// [`RUNTIME_VERSION`].
+    pub runtime_version: &'static str,
+    /// Preview features switched on.
+    pub enabled_features: Vec<String>,
+    /// Loaded components.
+    pub components: Vec<ComponentInfo>,
+    /// Attributes, including `daprRuntimeVersion`; sorted by key.
+    pub extended: BTreeMap<String, String>,
+    /// HTTPEndpoint resource names.
+    pub http_endpoints: Vec<String>,
+    /// App connection properties.
+    pub app: AppConnectionInfo,
+    /// Actor runtime status name (`DISABLED` until actors exist).
+    pub actor_runtime_status: &'static str,
+    /// Whether the actor host is ready.
+    pub actor_host_ready: bool,
+}
+
+/// Gathers the metadata snapshot.
+pub fn snapshot(ctx: &Ctx) -> Snapshot {
+    let opts = &ctx.shared.opts;
+    let mut extended: BTreeMap<String, String> = ctx
+        .shared
+        .attributes
+        .iter()
+        .map(|e| (e.key().clone(), e.value().clone()))
+        .collect();
+    extended.insert("daprRuntimeVersion".into(), RUNTIME_VERSION.into());
+    let health = opts.app_health.enabled.then(|| AppHealthInfo {
+        path: match opts.app_protocol {
+            AppProtocol::Http | AppProtocol::Https | AppProtocol::H2c => {
+                opts.app_health.path.clone()
+            }
+            _ => String::new(),
+        },
+        interval: go_duration(opts.app_health.interval),
+        timeout: go_duration(opts.app_health.timeout),
+        threshold: i32::try_from(opts.app_health.threshold).unwrap_or(i32::MAX),
+    });
+    Snapshot {
+        id: opts.app_id.clone(),
+        runtime_version: RUNTIME_VERSION,
+        enabled_features: Vec::new(),
+        components: Vec::new(),
+        extended,
+        http_endpoints: Vec::new(),
+        app: AppConnectionInfo {
+            port: opts.app_port.map_or(0, i32::from),
+            protocol: opts.app_protocol.as_str(),
+            channel_address: opts.app_channel_address.clone(),
+            max_concurrency: opts
+                .app_max_concurrency
+                .map_or(0, |c| i32::try_from(c).unwrap_or(i32::MAX)),
+            health,
+        },
+        actor_runtime_status: "DISABLED",
+        actor_host_ready: false,
+    }
+}
+
+/// Stores a user attribute. An empty key is a no-op, as in Go.
+pub fn set_attribute(ctx: &Ctx, key: &str, value: String) {
+    if key.is_empty() {
+        return;
+    }
+    ctx.shared.attributes.insert(key.to_owned(), value);
+}
+
+/// Formats a duration the way Go's `time.Duration.String()` does for the
+/// values the health flags take (`5s`, `500ms`, `1m30s`, `1.5s`).
+pub fn go_duration(d: std::time::Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    if nanos < 1_000_000_000 {
+        return if nanos % 1_000_000 == 0 {
+            format!("{}ms", nanos / 1_000_000)
+        } else if nanos % 1_000 == 0 {
+            format!("{}µs", nanos / 1_000)
+        } else {
+            format!("{nanos}ns")
+        };
+    }
+    let total_secs = d.as_secs();
+    let (h, m, s) = (total_secs / 3600, (total_secs / 60) % 60, total_secs % 60);
+    let frac = d.subsec_nanos();
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if frac == 0 {
+        out.push_str(&format!("{s}s"));
+    } else {
+        let frac = format!("{frac:09}");
+        out.push_str(&format!("{s}.{}s", frac.trim_end_matches('0')));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn go_duration_strings() {
+        assert_eq!(go_duration(Duration::from_secs(5)), "5s");
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::ZERO), "0s");
+    }
+}

@@ -1,0 +1,180 @@
+//! Protocol-neutral building-block handlers and the HTTP entry point.
+//!
+//! Each building block has a folder: `mod.rs` holds the logic written once,
+//! `http.rs` (and later `grpc.rs`) translate a front end's request into it
+//! and its result back out. [`HttpApi`] is the HTTP service the connection
+//! loop calls; its [`HttpApi::call`] is the one place the middleware order is
+//! written down.
+
+pub mod error;
+pub mod health;
+pub mod metadata;
+pub mod router;
+pub mod routes;
+pub mod shutdown;
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderValue, Method, StatusCode};
+
+use crate::http::h1::Service;
+use crate::http::message::{Request, Response};
+use crate::metrics::Shard;
+use crate::runtime::shutdown::Drain;
+use crate::runtime::Shared;
+use error::{ApiError, ErrorCode};
+use router::Match;
+use routes::{Group, Op};
+
+/// The header carrying the API token (`DAPR_API_TOKEN`).
+pub const API_TOKEN_HEADER: &str = "dapr-api-token";
+/// The header naming the target app in the fall-through invocation form.
+pub const APP_ID_HEADER: &str = "dapr-app-id";
+
+/// Per-worker context handed to every handler. Lives in an `Rc` on its worker.
+pub struct Ctx {
+    /// State shared by all workers.
+    pub shared: Arc<Shared>,
+    /// This worker's index.
+    pub worker: usize,
+    /// This worker's metrics shard.
+    pub metrics: Arc<Shard>,
+    /// This worker's drain latch.
+    pub drain: Drain,
+}
+
+/// Which listener a request arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    /// The API port (`--dapr-http-port`): every route, token-protected.
+    Api,
+    /// `--dapr-public-port`: health and metadata only, no token.
+    Public,
+}
+
+/// The HTTP API as a [`Service`] for the connection loop.
+pub struct HttpApi {
+    ctx: Rc<Ctx>,
+    surface: Surface,
+}
+
+impl HttpApi {
+    /// The API served on `surface`.
+    pub fn new(ctx: Rc<Ctx>, surface: Surface) -> Self {
+        Self { ctx, surface }
+    }
+}
+
+impl Service for HttpApi {
+    /// Middleware order (Go daprd's, minus what is not built):
+    /// 1. route: clean the path, match the table (the body limit was enforced by the connection loop);
+    /// 2. surface filter: the public port serves only health and metadata;
+    /// 3. API token: every route but health needs `dapr-api-token` when `DAPR_API_TOKEN` is set;
+    /// 4. handler;
+    /// 5. API log line (`--enable-api-logging`), then metrics — both see the final status.
+    async fn call(&self, req: Request) -> Response {
+        let started = Instant::now();
+        let method = req.method.clone();
+        let req_bytes = req.body.len() as u64;
+        // `Uri` is `Bytes`-backed: the clone lets the route borrow the path while `req` moves on.
+        let uri = req.uri.clone();
+        let path = router::clean_path(uri.path());
+        let matched = router::find(&method, &path);
+
+        let resp = match &matched {
+            Some(m) if self.surface == Surface::Public && !routes::is_public(m.route.op) => {
+                not_found()
+            }
+            None if self.surface == Surface::Public => not_found(),
+            Some(m) if m.route.group != Group::Healthz && !self.token_ok(&req) => invalid_token(),
+            None if !self.token_ok(&req) => invalid_token(),
+            Some(m) => dispatch(&self.ctx, m, req).await,
+            None => invoke_fallthrough(&req),
+        };
+
+        let label = matched.as_ref().map_or("", |m| m.metric_label());
+        let elapsed = started.elapsed();
+        if self.ctx.shared.api_logging {
+            tracing::info!(
+                target: "daprd::api_log",
+                method = %method,
+                path = %path,
+                code = resp.status.as_u16(),
+                duration_ms = elapsed.as_secs_f64() * 1e3,
+                "HTTP API Called"
+            );
+        }
+        self.ctx.metrics.record_http(
+            &method,
+            label,
+            resp.status.as_u16(),
+            elapsed,
+            req_bytes,
+            resp.body.len() as u64,
+        );
+        resp
+    }
+}
+
+impl HttpApi {
+    fn token_ok(&self, req: &Request) -> bool {
+        match &self.ctx.shared.opts.api_token {
+            None => true,
+            Some(token) => req
+                .headers
+                .get(API_TOKEN_HEADER)
+                .is_some_and(|v| constant_time_eq(v.as_bytes(), token.as_bytes())),
+        }
+    }
+}
+
+/// Calls the handler of a matched route.
+async fn dispatch(ctx: &Rc<Ctx>, m: &Match<'_>, req: Request) -> Response {
+    match m.route.op {
+        Op::Healthz => health::http::healthz(ctx, &req),
+        Op::HealthzOutbound => health::http::outbound(ctx),
+        Op::GetMetadata => metadata::http::get_metadata(ctx),
+        Op::SetMetadata => metadata::http::set_metadata(ctx, m, req),
+        Op::Shutdown => shutdown::http::shutdown(ctx, &req),
+        op => ApiError::unimplemented(op.name()).into(),
+    }
+}
+
+/// A path that matches no route is a service invocation in Go daprd
+/// (`dapr-app-id` header form). Invocation is not built yet.
+fn invoke_fallthrough(req: &Request) -> Response {
+    if req.headers.contains_key(APP_ID_HEADER) {
+        ApiError::unimplemented(Op::InvokeService.name()).into()
+    } else {
+        ApiError::new(
+            ErrorCode::DirectInvoke,
+            "failed getting app id either from the URL path or the header dapr-app-id",
+        )
+        .with_status(404, crate::grpc::status::GrpcCode::NotFound)
+        .into()
+    }
+}
+
+/// Go's `http.Error(w, "invalid api token", 401)`.
+fn invalid_token() -> Response {
+    Response::text(StatusCode::UNAUTHORIZED, "invalid api token\n").with_header(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    )
+}
+
+/// chi's default 404.
+fn not_found() -> Response {
+    Response::text(StatusCode::NOT_FOUND, "404 page not found\n")
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `method` may carry a body we should read (used by adapters).
+pub fn method_has_body(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}

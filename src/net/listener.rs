@@ -1,0 +1,238 @@
+//! Per-worker `SO_REUSEPORT` TCP listeners.
+//!
+//! Every socket is created on the main thread before any worker starts, so a
+//! bind failure is reported once, clearly, at start-up, and port 0 resolves
+//! to one port that every worker then shares: the first socket for a port
+//! binds 0, the rest bind the port it got. The kernel spreads incoming
+//! connections over the workers' sockets; there is no accept lock and no
+//! cross-core hand-off.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Kernel accept backlog per socket.
+const BACKLOG: i32 = 1024;
+
+/// The listeners of one role (API, public, metrics): `per_worker[w]` holds
+/// worker `w`'s sockets, one per bound address.
+#[derive(Debug)]
+pub struct Bound {
+    /// The addresses actually bound (with the resolved port).
+    pub addrs: Vec<SocketAddr>,
+    /// Sockets per worker.
+    pub per_worker: Vec<Vec<TcpListener>>,
+}
+
+impl Bound {
+    /// The port every socket listens on (0 if nothing was bound).
+    pub fn port(&self) -> u16 {
+        self.addrs.first().map_or(0, SocketAddr::port)
+    }
+}
+
+/// Why a role could not listen at all.
+#[derive(Debug, thiserror::Error)]
+#[error("could not listen on any address for {role} port {port}: {details}")]
+pub struct ListenError {
+    /// What the port is for (`HTTP API`, `metrics`, …).
+    pub role: &'static str,
+    /// The requested port.
+    pub port: u16,
+    /// Every failure, joined.
+    pub details: String,
+}
+
+/// Resolves `--dapr-listen-addresses`-style host strings to socket addresses.
+/// An empty list means all interfaces (dual-stack `[::]`, or `0.0.0.0`
+/// where IPv6 is unavailable). Hosts may be IPv4 literals, bracketed or bare
+/// IPv6 literals, or names such as `localhost` (every resolved address).
+pub fn resolve(hosts: &[String], port: u16) -> (Vec<SocketAddr>, Vec<String>) {
+    let mut addrs = Vec::new();
+    let mut errors = Vec::new();
+    if hosts.is_empty() {
+        addrs.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+        return (addrs, errors);
+    }
+    for host in hosts {
+        let h = host.trim();
+        let literal = h
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .unwrap_or(h);
+        if literal.is_empty() {
+            addrs.push(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+        } else if let Ok(ip) = literal.parse::<IpAddr>() {
+            addrs.push(SocketAddr::new(ip, port));
+        } else {
+            match (literal, port).to_socket_addrs() {
+                Ok(found) => addrs.extend(found),
+                Err(e) => errors.push(format!("{h}: {e}")),
+            }
+        }
+    }
+    let mut seen = Vec::with_capacity(addrs.len());
+    addrs.retain(|a| {
+        let new = !seen.contains(a);
+        seen.push(*a);
+        new
+    });
+    (addrs, errors)
+}
+
+/// Binds `workers` sockets on each of `hosts` at `port`. Addresses that fail
+/// are logged and skipped; it is an error only when none binds.
+pub fn bind(
+    role: &'static str,
+    hosts: &[String],
+    port: u16,
+    workers: usize,
+) -> Result<Bound, ListenError> {
+    let (candidates, mut errors) = resolve(hosts, port);
+    let mut bound = Bound {
+        addrs: Vec::new(),
+        per_worker: (0..workers).map(|_| Vec::new()).collect(),
+    };
+    let mut chosen_port = port;
+    for addr in candidates {
+        let mut addr = SocketAddr::new(addr.ip(), chosen_port);
+        let mut sockets = Vec::with_capacity(workers);
+        let mut failure = None;
+        for _ in 0..workers {
+            match listen_on(addr) {
+                Ok(l) => {
+                    if addr.port() == 0 {
+                        // First socket of a port-0 bind: everyone else reuses its port.
+                        match l.local_addr() {
+                            Ok(a) => addr = a,
+                            Err(e) => {
+                                failure = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    sockets.push(l);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        match failure {
+            None => {
+                chosen_port = addr.port();
+                bound.addrs.push(addr);
+                for (w, s) in sockets.into_iter().enumerate() {
+                    bound.per_worker[w].push(s);
+                }
+            }
+            Some(e) => {
+                let unspecified_v6 = addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                if unspecified_v6 && hosts.is_empty() {
+                    // No IPv6 on this host: fall back to IPv4 "all interfaces".
+                    let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
+                    return bind_fallback_v4(role, v4, workers, e);
+                }
+                tracing::warn!(%addr, error = %e, "failed to listen on {role} address");
+                errors.push(format!("{addr}: {e}"));
+            }
+        }
+    }
+    if bound.addrs.is_empty() {
+        return Err(ListenError {
+            role,
+            port,
+            details: if errors.is_empty() {
+                "no addresses given".into()
+            } else {
+                errors.join("; ")
+            },
+        });
+    }
+    Ok(bound)
+}
+
+fn bind_fallback_v4(
+    role: &'static str,
+    addr: SocketAddr,
+    workers: usize,
+    v6_error: io::Error,
+) -> Result<Bound, ListenError> {
+    let mut addr = addr;
+    let mut per_worker = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let l = listen_on(addr).map_err(|e| ListenError {
+            role,
+            port: addr.port(),
+            details: format!("[::]: {v6_error}; {addr}: {e}"),
+        })?;
+        if addr.port() == 0 {
+            if let Ok(a) = l.local_addr() {
+                addr = a;
+            }
+        }
+        per_worker.push(vec![l]);
+    }
+    Ok(Bound {
+        addrs: vec![addr],
+        per_worker,
+    })
+}
+
+/// One non-blocking, `SO_REUSEPORT` listening socket.
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let domain = Domain::for_address(addr);
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        // `[::]` accepts IPv4 too, like Go's listener on ":port".
+        socket.set_only_v6(!addr.ip().is_unspecified())?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_literals_and_dedups() {
+        let hosts = vec!["127.0.0.1".to_string(), "[::1]".into(), "127.0.0.1".into()];
+        let (addrs, errors) = resolve(&hosts, 80);
+        assert!(errors.is_empty());
+        assert_eq!(addrs.len(), 2);
+        assert_eq!(addrs[1], "[::1]:80".parse().unwrap());
+    }
+
+    #[test]
+    fn port_zero_is_shared_by_every_worker() {
+        let b = bind("test", &["127.0.0.1".to_string()], 0, 3).unwrap();
+        let port = b.port();
+        assert_ne!(port, 0);
+        for w in &b.per_worker {
+            assert_eq!(w.len(), 1);
+            assert_eq!(w[0].local_addr().unwrap().port(), port);
+        }
+    }
+
+    #[test]
+    fn one_bad_address_is_skipped() {
+        // 192.0.2.1 (TEST-NET-1) is not a local address: binding it fails.
+        let hosts = vec!["192.0.2.1".to_string(), "127.0.0.1".into()];
+        let b = bind("test", &hosts, 0, 2).unwrap();
+        assert_eq!(b.addrs.len(), 1);
+        assert!(b.addrs[0].ip().is_loopback());
+    }
+
+    #[test]
+    fn nothing_bound_is_an_error() {
+        let err = bind("test", &["192.0.2.1".to_string()], 0, 1).unwrap_err();
+        assert!(err.to_string().contains("test port 0"), "{err}");
+    }
+}

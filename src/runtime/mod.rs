@@ -1,0 +1,341 @@
+//! Bootstrap, workers and lifecycle.
+//!
+//! Start-up order ([`start`]): validate options → bind every listener on the
+//! main thread (clear errors, one port for port 0) → start one monoio worker
+//! per core, each serving its own sockets → workers report in, which flips
+//! outbound readiness → worker 0 probes the app port until it accepts, which
+//! flips full readiness. Shutdown ([`Handle::shutdown`], a signal, or the
+//! shutdown API) stops every accept loop at once, lets in-flight requests
+//! finish within `--dapr-graceful-shutdown-seconds`, then the workers exit.
+
+pub mod readiness;
+pub mod shutdown;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+use crate::config::Options;
+use crate::metrics::Metrics;
+use crate::net::listener::{self, ListenError};
+use readiness::Readiness;
+use shutdown::Shutdown;
+
+/// Which monoio driver the workers run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// io_uring when the kernel allows it, else the epoll ("legacy") driver.
+    #[default]
+    Auto,
+    /// io_uring only; start-up fails if it is refused.
+    IoUring,
+    /// The epoll driver.
+    Legacy,
+}
+
+impl std::str::FromStr for Driver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(Self::Auto),
+            "uring" | "io_uring" | "iouring" => Ok(Self::IoUring),
+            "legacy" | "epoll" => Ok(Self::Legacy),
+            other => Err(format!(
+                "unknown I/O driver {other:?} (auto, uring, legacy)"
+            )),
+        }
+    }
+}
+
+/// Knobs that are not Go daprd flags: timeouts of the HTTP loop and the driver.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    /// Time to receive a complete request head (Go: `ReadHeaderTimeout` 10 s).
+    pub header_timeout: Duration,
+    /// Time an idle keep-alive connection is kept.
+    pub idle_timeout: Duration,
+    /// Longest pause while a request body is being received.
+    pub body_timeout: Duration,
+    /// The I/O driver.
+    pub driver: Driver,
+    /// HTTP/2 concurrent streams per connection (Go daprd caps gRPC at 100; we do not).
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            body_timeout: Duration::from_secs(60),
+            driver: Driver::Auto,
+            max_concurrent_streams: 2000,
+        }
+    }
+}
+
+/// Everything that fails start-up. `main` prints it and exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A port could not be listened on at all.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    /// A worker thread or its runtime could not be created.
+    #[error("failed to start worker {worker}: {source}")]
+    Worker {
+        /// Worker index.
+        worker: usize,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every worker (`Send + Sync`, in an `Arc`). Only the
+/// metadata attributes are written at run time; they sit in a sharded
+/// concurrent map, not behind one lock.
+pub struct Shared {
+    /// Validated options.
+    pub opts: Options,
+    /// Health readiness.
+    pub readiness: Readiness,
+    /// The shutdown signal.
+    pub shutdown: Shutdown,
+    /// `PUT /v1.0/metadata/{key}` attributes.
+    pub attributes: DashMap<String, String>,
+    /// Metrics registry (one shard per worker).
+    pub metrics: Arc<Metrics>,
+    /// Whether to log one line per API call.
+    pub api_logging: bool,
+    /// When start-up began.
+    pub started: Instant,
+    initialized_logged: AtomicBool,
+}
+
+impl Shared {
+    /// Logs Go daprd's "initialized" line the first time everything is ready.
+    pub fn note_readiness(&self) {
+        if self.readiness.ready() && !self.initialized_logged.swap(true, Ordering::AcqRel) {
+            tracing::info!(
+                "dapr initialized. Status: Running. Init Elapsed {}ms",
+                self.started.elapsed().as_millis()
+            );
+        }
+    }
+}
+
+/// A running sidecar.
+pub struct Handle {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    /// Bound HTTP API addresses.
+    pub http_addrs: Vec<SocketAddr>,
+    /// Bound public-port addresses (empty when `--dapr-public-port` is unset).
+    pub public_addrs: Vec<SocketAddr>,
+    /// Bound metrics addresses (empty when metrics are disabled).
+    pub metrics_addrs: Vec<SocketAddr>,
+}
+
+impl Handle {
+    /// The HTTP API port.
+    pub fn http_port(&self) -> u16 {
+        self.http_addrs.first().map_or(0, SocketAddr::port)
+    }
+
+    /// The metrics port, if metrics are enabled.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_addrs.first().map(SocketAddr::port)
+    }
+
+    /// The public port, if enabled.
+    pub fn public_port(&self) -> Option<u16> {
+        self.public_addrs.first().map(SocketAddr::port)
+    }
+
+    /// State shared with the workers.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Starts a graceful shutdown (returns at once).
+    pub fn shutdown(&self) {
+        self.shared.shutdown.trigger();
+    }
+
+    /// Blocks until shutdown has been triggered by anyone.
+    pub fn wait_for_shutdown_signal(&self) {
+        self.shared.shutdown.wait_blocking();
+    }
+
+    /// Waits for every worker to finish draining.
+    pub fn join(self) {
+        for t in self.threads {
+            if t.join().is_err() {
+                tracing::error!("a worker thread panicked");
+            }
+        }
+    }
+}
+
+/// Binds every listener and starts the workers; returns once they run.
+pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
+    let started = Instant::now();
+    let workers = opts.workers.max(1);
+    for flag in &opts.not_supported {
+        tracing::warn!("flag --{flag} is accepted but not supported yet; it has no effect");
+    }
+    for (flag, instead) in &opts.deprecated {
+        tracing::warn!("flag --{flag} is deprecated; use {instead}");
+    }
+    if !opts.resources_paths.is_empty() {
+        tracing::warn!(paths = ?opts.resources_paths, "component loading is not supported yet; resources are not loaded");
+    }
+
+    let http = listener::bind("HTTP API", &opts.listen_addresses, opts.http_port, workers)?;
+    let public = match opts.public_port {
+        Some(port) => {
+            let hosts: Vec<String> = opts.public_listen_address.iter().cloned().collect();
+            Some(listener::bind("public", &hosts, port, workers)?)
+        }
+        None => None,
+    };
+    let metrics_listeners = if opts.enable_metrics {
+        let hosts = vec![opts.metrics_listen_address.clone()];
+        Some(listener::bind(
+            "metrics",
+            &hosts,
+            opts.metrics_port,
+            workers,
+        )?)
+    } else {
+        None
+    };
+
+    let metrics = Metrics::new(&opts.app_id, workers);
+    let api_logging = opts.enable_api_logging.unwrap_or(false);
+    let shared = Arc::new(Shared {
+        readiness: Readiness::new(workers, opts.app_port.is_some()),
+        shutdown: Shutdown::default(),
+        attributes: DashMap::new(),
+        metrics,
+        api_logging,
+        started,
+        initialized_logged: AtomicBool::new(false),
+        opts,
+    });
+
+    let mut handle = Handle {
+        shared: shared.clone(),
+        threads: Vec::with_capacity(workers),
+        http_addrs: http.addrs.clone(),
+        public_addrs: public.as_ref().map(|b| b.addrs.clone()).unwrap_or_default(),
+        metrics_addrs: metrics_listeners
+            .as_ref()
+            .map(|b| b.addrs.clone())
+            .unwrap_or_default(),
+    };
+    tracing::info!(
+        app_id = %shared.opts.app_id,
+        workers,
+        http = ?handle.http_addrs,
+        public = ?handle.public_addrs,
+        metrics = ?handle.metrics_addrs,
+        "starting daprd {}",
+        crate::api::metadata::RUNTIME_VERSION
+    );
+
+    let mut http_per_worker = http.per_worker.into_iter();
+    let mut public_per_worker = public.map(|b| b.per_worker.into_iter());
+    let mut metrics_per_worker = metrics_listeners.map(|b| b.per_worker.into_iter());
+    for index in 0..workers {
+        let sockets = worker::Sockets {
+            http: http_per_worker.next().unwrap_or_default(),
+            public: public_per_worker
+                .as_mut()
+                .and_then(Iterator::next)
+                .unwrap_or_default(),
+            metrics: metrics_per_worker
+                .as_mut()
+                .and_then(Iterator::next)
+                .unwrap_or_default(),
+        };
+        let thread =
+            worker::spawn(index, shared.clone(), sockets, tuning.clone()).map_err(|source| {
+                StartupError::Worker {
+                    worker: index,
+                    source,
+                }
+            })?;
+        handle.threads.push(thread);
+    }
+    Ok(handle)
+}
+
+/// Runs the sidecar until it is shut down: starts it, turns SIGTERM/SIGINT
+/// into a graceful shutdown (after `--dapr-block-shutdown-duration`, if set),
+/// and returns when every worker has drained. A second signal exits at once.
+pub fn run(opts: Options, tuning: Tuning) -> Result<(), StartupError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    // Registered before the workers start so no early signal kills us uncleanly.
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|source| StartupError::Worker { worker: 0, source })?;
+    let block = opts.block_shutdown;
+    let handle = start(opts, tuning)?;
+    let shared = handle.shared().clone();
+    std::thread::Builder::new()
+        .name("daprd-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for sig in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    tracing::warn!(signal = sig, "second signal; exiting now");
+                    std::process::exit(1);
+                }
+                tracing::info!(signal = sig, "received signal; shutting down");
+                if let Some(d) = block {
+                    tracing::info!(
+                        "blocking shutdown for {}",
+                        crate::api::metadata::go_duration(d)
+                    );
+                    std::thread::sleep(d);
+                }
+                shared.shutdown.trigger();
+            }
+        })
+        .map_err(|source| StartupError::Worker { worker: 0, source })?;
+    handle.wait_for_shutdown_signal();
+    tracing::info!("stopping: draining in-flight requests");
+    handle.join();
+    tracing::info!("daprd shut down gracefully");
+    Ok(())
+}
+
+/// `daprd --wait`: polls `http://localhost:<port>/v1.0/healthz/outbound`
+/// every 100 ms (500 ms timeout each) until it answers 204; false after `limit`.
+pub fn wait_for_sidecar(port: u16, limit: Duration) -> bool {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + limit;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let request =
+        b"GET /v1.0/healthz/outbound HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    while Instant::now() < deadline {
+        let attempt = (|| -> std::io::Result<bool> {
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
+            s.set_read_timeout(Some(Duration::from_millis(500)))?;
+            s.write_all(request)?;
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head)?;
+            Ok(&head[9..12] == b"204")
+        })();
+        if let Ok(true) = attempt {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

@@ -1,0 +1,309 @@
+//! Worker threads: one monoio runtime per core, each serving its own sockets.
+//!
+//! Everything a request touches on its way through lives on the worker that
+//! accepted the connection (`Rc` context, metrics shard, drain latch); the
+//! only shared state is in [`Shared`].
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use http::{HeaderValue, StatusCode};
+use monoio::io::PrefixedReadIo;
+use monoio::net::{TcpListener, TcpStream};
+
+use super::shutdown::Drain;
+use super::{Driver, Shared, Tuning};
+use crate::api::{Ctx, HttpApi, Surface};
+use crate::http::h1::{self, Limits, Service};
+use crate::http::h2::{H2Limits, HttpOverH2};
+use crate::http::message::{Request, Response};
+use crate::metrics::Metrics;
+use crate::net::detect::{self, Protocol};
+
+/// io_uring submission queue size per worker.
+const URING_ENTRIES: u32 = 1024;
+
+/// The sockets one worker serves.
+pub struct Sockets {
+    /// HTTP API sockets.
+    pub http: Vec<std::net::TcpListener>,
+    /// Public-port sockets.
+    pub public: Vec<std::net::TcpListener>,
+    /// Metrics sockets.
+    pub metrics: Vec<std::net::TcpListener>,
+}
+
+/// Starts worker `index` on its own thread.
+pub fn spawn(
+    index: usize,
+    shared: Arc<Shared>,
+    sockets: Sockets,
+    tuning: Tuning,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("daprd-worker-{index}"))
+        .spawn(move || run_thread(index, shared, sockets, tuning))
+}
+
+fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuning) {
+    pin_to_core(index);
+    let want_uring = match tuning.driver {
+        Driver::Legacy => false,
+        Driver::IoUring => true,
+        Driver::Auto => monoio::utils::detect_uring(),
+    };
+    if want_uring {
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(URING_ENTRIES)
+            .enable_timer()
+            .build()
+        {
+            Ok(mut rt) => {
+                if index == 0 {
+                    tracing::info!("workers run the io_uring driver");
+                }
+                rt.block_on(serve(index, shared, sockets, tuning));
+                return;
+            }
+            Err(e) if tuning.driver == Driver::Auto => {
+                tracing::warn!(worker = index, error = %e, "io_uring refused; falling back to the epoll driver");
+            }
+            Err(e) => {
+                tracing::error!(worker = index, error = %e, "io_uring refused and --io-driver=uring was requested");
+                shared.shutdown.trigger();
+                return;
+            }
+        }
+    }
+    match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+    {
+        Ok(mut rt) => {
+            if index == 0 {
+                tracing::info!("workers run the epoll (legacy) driver");
+            }
+            rt.block_on(serve(index, shared, sockets, tuning));
+        }
+        Err(e) => {
+            tracing::error!(worker = index, error = %e, "could not build a monoio runtime");
+            shared.shutdown.trigger();
+        }
+    }
+}
+
+fn pin_to_core(index: usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Err(e) = monoio::utils::bind_to_cpu_set([index % cores]) {
+        tracing::debug!(worker = index, error = ?e, "could not pin worker to a core");
+    }
+}
+
+/// The worker's whole life: serve until shutdown, then drain.
+async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuning) {
+    let drain = Drain::new();
+    let ctx = Rc::new(Ctx {
+        metrics: shared.metrics.shard(index).clone(),
+        shared: shared.clone(),
+        worker: index,
+        drain: drain.clone(),
+    });
+    let limits = Rc::new(Limits {
+        max_head: shared.opts.read_buffer_size,
+        max_body: shared.opts.max_body_size,
+        header_timeout: tuning.header_timeout,
+        idle_timeout: tuning.idle_timeout,
+        body_timeout: tuning.body_timeout,
+    });
+
+    let api = Rc::new(HttpApi::new(ctx.clone(), Surface::Api));
+    let api_h2 = Rc::new(HttpOverH2::new(api.clone(), limits.max_body));
+    let public = Rc::new(HttpApi::new(ctx.clone(), Surface::Public));
+    let metrics = Rc::new(MetricsEndpoint {
+        metrics: shared.metrics.clone(),
+    });
+    let h2_limits = Rc::new(H2Limits {
+        max_concurrent_streams: tuning.max_concurrent_streams,
+        max_header_list: u32::try_from(limits.max_head.max(16 * 1024)).unwrap_or(u32::MAX),
+        max_body: limits.max_body,
+    });
+
+    // HTTP API: HTTP/1.1, or h2c when the client opens with the preface.
+    {
+        let (limits, h2_limits, drain) = (limits.clone(), h2_limits.clone(), drain.clone());
+        spawn_accept_loops(sockets.http, &drain.clone(), move |stream| {
+            http_or_h2c(
+                stream,
+                api.clone(),
+                api_h2.clone(),
+                limits.clone(),
+                h2_limits.clone(),
+                drain.clone(),
+            )
+        });
+    }
+    {
+        let (limits, drain) = (limits.clone(), drain.clone());
+        spawn_accept_loops(sockets.public, &drain.clone(), move |stream| {
+            http1(stream, public.clone(), limits.clone(), drain.clone())
+        });
+    }
+    {
+        let (limits, drain) = (limits.clone(), drain.clone());
+        spawn_accept_loops(sockets.metrics, &drain.clone(), move |stream| {
+            http1(stream, metrics.clone(), limits.clone(), drain.clone())
+        });
+    }
+
+    shared.readiness.worker_up();
+    shared.note_readiness();
+    if index == 0 {
+        if let Some(port) = shared.opts.app_port {
+            monoio::spawn(probe_app(shared.clone(), port));
+        }
+    }
+
+    shared.shutdown.wait().await;
+    drain.close();
+    let left = drain.drained(shared.opts.graceful_shutdown).await;
+    if left > 0 {
+        tracing::warn!(
+            worker = index,
+            connections = left,
+            "grace period over; closing connections"
+        );
+    }
+}
+
+/// Starts one accept loop per socket; `on_conn` serves each accepted connection.
+fn spawn_accept_loops<F, Fut>(sockets: Vec<std::net::TcpListener>, drain: &Drain, on_conn: F)
+where
+    F: Fn(TcpStream) -> Fut + Clone + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    for std_listener in sockets {
+        let addr = std_listener.local_addr().ok();
+        match TcpListener::from_std(std_listener) {
+            Ok(listener) => {
+                monoio::spawn(accept_loop(listener, drain.clone(), on_conn.clone()));
+            }
+            Err(e) => {
+                tracing::error!(?addr, error = %e, "could not register listener with the runtime")
+            }
+        }
+    }
+}
+
+async fn accept_loop<F, Fut>(listener: TcpListener, drain: Drain, on_conn: F)
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => r,
+            _ = drain.closing() => return,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                let _ = stream.set_nodelay(true);
+                let guard = drain.track();
+                let conn = on_conn(stream);
+                monoio::spawn(async move {
+                    conn.await;
+                    drop(guard);
+                });
+            }
+            Err(e) => {
+                // Typically EMFILE/ENFILE: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                monoio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// An HTTP/1.1-only connection (public and metrics ports).
+async fn http1<S: Service>(stream: TcpStream, svc: Rc<S>, limits: Rc<Limits>, drain: Drain) {
+    let closed = h1::serve(
+        stream,
+        BytesMut::with_capacity(8192),
+        &limits,
+        &*svc,
+        &drain,
+    )
+    .await;
+    tracing::trace!(?closed, "connection closed");
+}
+
+/// The API port: sniff for the h2 preface, then run the matching loop.
+async fn http_or_h2c<S: Service + 'static>(
+    mut stream: TcpStream,
+    svc: Rc<S>,
+    h2: Rc<HttpOverH2<S>>,
+    limits: Rc<Limits>,
+    h2_limits: Rc<H2Limits>,
+    drain: Drain,
+) {
+    let sniffed = monoio::select! {
+        r = detect::sniff(&mut stream, limits.idle_timeout) => r,
+        _ = drain.closing() => return,
+    };
+    match sniffed {
+        Ok(Some((Protocol::H1, buf))) => {
+            let closed = h1::serve(stream, buf, &limits, &*svc, &drain).await;
+            tracing::trace!(?closed, "connection closed");
+        }
+        Ok(Some((Protocol::H2, buf))) => {
+            let io = PrefixedReadIo::new(stream, std::io::Cursor::new(buf));
+            crate::http::h2::serve(io, &h2_limits, h2, &drain).await;
+        }
+        Ok(None) | Err(_) => {}
+    }
+}
+
+/// Probes the app port until it accepts a TCP connection (Go: 500 ms dial
+/// timeout, retried every 100 ms), then flips readiness.
+async fn probe_app(shared: Arc<Shared>, port: u16) {
+    let host = shared.opts.app_channel_address.clone();
+    let mut logged = false;
+    while !shared.shutdown.is_triggered() {
+        let addrs = crate::net::listener::resolve(std::slice::from_ref(&host), port).0;
+        for addr in addrs {
+            let dial = monoio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr));
+            if let Ok(Ok(_)) = dial.await {
+                tracing::info!(%addr, "application discovered on port {port}");
+                shared.readiness.app_reachable();
+                shared.note_readiness();
+                return;
+            }
+        }
+        if !logged {
+            tracing::info!("waiting for the application to listen on port {port}");
+            logged = true;
+        }
+        monoio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The metrics port: Prometheus text on any path, as Go's exporter.
+struct MetricsEndpoint {
+    metrics: Arc<Metrics>,
+}
+
+/// Prometheus text exposition format 0.0.4.
+const PROMETHEUS_TEXT: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+
+impl Service for MetricsEndpoint {
+    async fn call(&self, _req: Request) -> Response {
+        let mut resp = Response::status(StatusCode::OK);
+        resp.content_type = Some(PROMETHEUS_TEXT);
+        resp.body = self.metrics.render().into();
+        resp
+    }
+}
