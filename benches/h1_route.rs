@@ -2,7 +2,7 @@
 //! before any handler runs.
 
 use bytes::BytesMut;
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_main, Criterion, Throughput};
 use daprd::api::router;
 use monoio_codec::{Decoded, Decoder};
 use monoio_http::common::request::RequestHead;
@@ -55,5 +55,9 @@ fn parse_and_route(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse_and_route);
-criterion_main!(benches);
+// The macro defines an undocumented `pub fn benches`.
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::parse_and_route);
+}
+criterion_main!(group::benches);

@@ -1,32 +1,524 @@
-//! STUB — replaced by the metrics module.
-use std::sync::Arc;
+//! Metrics: per-worker shards merged on scrape, rendered as Prometheus text.
+//!
+//! Each worker records into its own [`Shard`]. A shard is a plain struct
+//! behind a `std::sync::Mutex` that only two parties ever take: the owning
+//! worker, once per request, and a scrape, briefly, to copy it. On the hot
+//! path the lock is therefore uncontended (one atomic swap on a cache line
+//! the worker already owns); only a scrape ever crosses cores. This keeps
+//! the recording code simple and exact — the alternative, per-bucket atomics
+//! for every label set, costs more per request and cannot hold an
+//! hdrhistogram.
+//!
+//! Label sets are interned per shard the first time they are seen: a path
+//! string is allocated once, later requests only look it up. A family holds
+//! at most [`names::MAX_SERIES`] label sets per shard; later ones are
+//! counted under the path `_other`, so hostile paths cannot grow memory.
+
+mod hist;
+pub mod names;
+mod process;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use http::Method;
+
+use hist::Hist;
+use names::*;
+
+type Latency = Hist<34>;
+type Sizes = Hist<13>;
+
+/// The metrics of the whole process (`Send + Sync`, in an `Arc`).
 pub struct Metrics {
+    app_id: String,
     shards: Vec<Arc<Shard>>,
 }
+
 impl Metrics {
-    pub fn new(_app_id: &str, workers: usize) -> Arc<Metrics> {
+    /// One shard per worker, created up front.
+    pub fn new(app_id: &str, workers: usize) -> Arc<Metrics> {
         Arc::new(Metrics {
-            shards: (0..workers).map(|_| Arc::new(Shard)).collect(),
+            app_id: escape(app_id),
+            shards: (0..workers.max(1))
+                .map(|_| Arc::new(Shard::default()))
+                .collect(),
         })
     }
-    pub fn shard(&self, w: usize) -> &Arc<Shard> {
-        &self.shards[w]
+
+    /// Worker `worker`'s shard (the last one if out of range).
+    pub fn shard(&self, worker: usize) -> &Arc<Shard> {
+        &self.shards[worker.min(self.shards.len() - 1)]
     }
+
+    /// Number of shards.
+    pub fn worker_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Prometheus text exposition (format 0.0.4), merged over every shard.
     pub fn render(&self) -> String {
-        String::new()
+        let mut http: BTreeMap<(String, String, u16), (u64, Latency)> = BTreeMap::new();
+        let mut grpc: BTreeMap<(String, &'static str), (u64, Latency)> = BTreeMap::new();
+        let mut grpc_bytes: BTreeMap<String, (Sizes, Sizes)> = BTreeMap::new();
+        let (mut req_bytes, mut resp_bytes) = (Sizes::default(), Sizes::default());
+        let mut workers = Vec::with_capacity(self.shards.len());
+        for shard in &self.shards {
+            let s = shard.lock();
+            for (path, entries) in &s.http {
+                for e in entries {
+                    let slot = http
+                        .entry((e.method.to_string(), path.to_string(), e.status))
+                        .or_default();
+                    slot.0 += e.count;
+                    slot.1.merge(&e.latency);
+                }
+            }
+            for (method, entries) in &s.grpc {
+                for e in entries {
+                    let slot = grpc.entry((method.to_string(), e.code)).or_default();
+                    slot.0 += e.count;
+                    slot.1.merge(&e.latency);
+                }
+                if let Some(b) = s.grpc_bytes.get(method) {
+                    let slot = grpc_bytes.entry(method.to_string()).or_default();
+                    slot.0.merge(&b.0);
+                    slot.1.merge(&b.1);
+                }
+            }
+            req_bytes.merge(&s.req_bytes);
+            resp_bytes.merge(&s.resp_bytes);
+            workers.push((s.requests, s.latency_us.clone()));
+        }
+
+        let app = &self.app_id;
+        let mut out = String::with_capacity(16 * 1024);
+        header(
+            &mut out,
+            HTTP_REQUEST_COUNT,
+            "counter",
+            "The number of HTTP requests started in server.",
+        );
+        for ((m, p, s), (count, _)) in &http {
+            let _ = writeln!(out, "{HTTP_REQUEST_COUNT}{{{L_APP_ID}=\"{app}\",{L_METHOD}=\"{m}\",{L_PATH}=\"{}\",{L_STATUS}=\"{s}\"}} {count}", escape(p));
+        }
+        header(
+            &mut out,
+            HTTP_LATENCY,
+            "histogram",
+            "The latency distribution of HTTP requests.",
+        );
+        for ((m, p, s), (_, lat)) in &http {
+            let labels = format!(
+                "{L_APP_ID}=\"{app}\",{L_METHOD}=\"{m}\",{L_PATH}=\"{}\",{L_STATUS}=\"{s}\"",
+                escape(p)
+            );
+            histogram(&mut out, HTTP_LATENCY, &labels, &LATENCY_BUCKETS_MS, lat);
+        }
+        let app_only = format!("{L_APP_ID}=\"{app}\"");
+        header(
+            &mut out,
+            HTTP_REQUEST_BYTES,
+            "histogram",
+            "The HTTP request size distribution in bytes.",
+        );
+        histogram(
+            &mut out,
+            HTTP_REQUEST_BYTES,
+            &app_only,
+            &SIZE_BUCKETS,
+            &req_bytes,
+        );
+        header(
+            &mut out,
+            HTTP_RESPONSE_BYTES,
+            "histogram",
+            "The HTTP response size distribution in bytes.",
+        );
+        histogram(
+            &mut out,
+            HTTP_RESPONSE_BYTES,
+            &app_only,
+            &SIZE_BUCKETS,
+            &resp_bytes,
+        );
+
+        header(
+            &mut out,
+            GRPC_COMPLETED,
+            "counter",
+            "Count of RPCs by method and status.",
+        );
+        for ((m, code), (count, _)) in &grpc {
+            let _ = writeln!(out, "{GRPC_COMPLETED}{{{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\",{L_GRPC_STATUS}=\"{code}\"}} {count}", escape(m));
+        }
+        header(
+            &mut out,
+            GRPC_LATENCY,
+            "histogram",
+            "Distribution of server latency in milliseconds, by method.",
+        );
+        for ((m, code), (_, lat)) in &grpc {
+            let labels = format!(
+                "{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\",{L_GRPC_STATUS}=\"{code}\"",
+                escape(m)
+            );
+            histogram(&mut out, GRPC_LATENCY, &labels, &LATENCY_BUCKETS_MS, lat);
+        }
+        header(
+            &mut out,
+            GRPC_RECEIVED_BYTES,
+            "histogram",
+            "Distribution of received bytes per RPC, by method.",
+        );
+        for (m, (recv, _)) in &grpc_bytes {
+            let labels = format!("{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\"", escape(m));
+            histogram(&mut out, GRPC_RECEIVED_BYTES, &labels, &SIZE_BUCKETS, recv);
+        }
+        header(
+            &mut out,
+            GRPC_SENT_BYTES,
+            "histogram",
+            "Distribution of total sent bytes per RPC, by method.",
+        );
+        for (m, (_, sent)) in &grpc_bytes {
+            let labels = format!("{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\"", escape(m));
+            histogram(&mut out, GRPC_SENT_BYTES, &labels, &SIZE_BUCKETS, sent);
+        }
+
+        header(
+            &mut out,
+            WORKER_REQUESTS,
+            "counter",
+            "Requests served by each worker core (daprd-rs).",
+        );
+        for (w, (requests, _)) in workers.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{WORKER_REQUESTS}{{{L_APP_ID}=\"{app}\",{L_WORKER}=\"{w}\"}} {requests}"
+            );
+        }
+        header(
+            &mut out,
+            WORKER_LATENCY,
+            "summary",
+            "Request latency quantiles per worker core, microseconds (daprd-rs).",
+        );
+        for (w, (_, h)) in workers.iter().enumerate() {
+            for (q, qs) in WORKER_QUANTILES {
+                let v = if h.is_empty() {
+                    0
+                } else {
+                    h.value_at_quantile(q)
+                };
+                let _ = writeln!(out, "{WORKER_LATENCY}{{{L_APP_ID}=\"{app}\",{L_WORKER}=\"{w}\",quantile=\"{qs}\"}} {v}");
+            }
+            let _ = writeln!(
+                out,
+                "{WORKER_LATENCY}_count{{{L_APP_ID}=\"{app}\",{L_WORKER}=\"{w}\"}} {}",
+                h.len()
+            );
+        }
+        process::render(&mut out);
+        out
     }
 }
-pub struct Shard;
+
+/// One worker's metrics. Written by its worker, read by scrapes.
+pub struct Shard {
+    data: Mutex<ShardData>,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self {
+            data: Mutex::new(ShardData::default()),
+        }
+    }
+}
+
+struct ShardData {
+    /// path → per (method, status) series.
+    http: HashMap<Box<str>, Vec<HttpSeries>>,
+    http_sets: usize,
+    /// gRPC method → per code series.
+    grpc: HashMap<Box<str>, Vec<GrpcSeries>>,
+    grpc_sets: usize,
+    grpc_bytes: HashMap<Box<str>, (Sizes, Sizes)>,
+    req_bytes: Sizes,
+    resp_bytes: Sizes,
+    requests: u64,
+    latency_us: Histogram<u64>,
+}
+
+impl Default for ShardData {
+    fn default() -> Self {
+        Self {
+            http: HashMap::new(),
+            http_sets: 0,
+            grpc: HashMap::new(),
+            grpc_sets: 0,
+            grpc_bytes: HashMap::new(),
+            req_bytes: Sizes::default(),
+            resp_bytes: Sizes::default(),
+            requests: 0,
+            // 1 µs … 60 s at 3 significant digits.
+            latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)
+                .expect("constant histogram bounds are valid"),
+        }
+    }
+}
+
+struct HttpSeries {
+    method: Method,
+    status: u16,
+    count: u64,
+    latency: Latency,
+}
+
+struct GrpcSeries {
+    code: &'static str,
+    count: u64,
+    latency: Latency,
+}
+
 impl Shard {
+    fn lock(&self) -> MutexGuard<'_, ShardData> {
+        // A panic while holding the lock cannot leave the counters invalid.
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records one served HTTP API request. `path` is the normalised label.
     pub fn record_http(
         &self,
-        _m: &http::Method,
-        _p: &str,
-        _s: u16,
-        _l: Duration,
-        _a: u64,
-        _b: u64,
+        method: &Method,
+        path: &str,
+        status: u16,
+        latency: Duration,
+        req_bytes: u64,
+        resp_bytes: u64,
     ) {
+        let ms = latency.as_secs_f64() * 1e3;
+        let mut s = self.lock();
+        let s = &mut *s;
+        let path = if s.http.contains_key(path) || s.http_sets < MAX_SERIES {
+            path
+        } else {
+            OTHER
+        };
+        let entries = match s.http.get_mut(path) {
+            Some(e) => e,
+            None => s.http.entry(path.into()).or_default(),
+        };
+        match entries
+            .iter_mut()
+            .find(|e| e.status == status && e.method == *method)
+        {
+            Some(e) => {
+                e.count += 1;
+                e.latency.observe(&LATENCY_BUCKETS_MS, ms);
+            }
+            None => {
+                let mut latency = Latency::default();
+                latency.observe(&LATENCY_BUCKETS_MS, ms);
+                entries.push(HttpSeries {
+                    method: method.clone(),
+                    status,
+                    count: 1,
+                    latency,
+                });
+                s.http_sets += 1;
+            }
+        }
+        s.req_bytes.observe(&SIZE_BUCKETS, req_bytes as f64);
+        s.resp_bytes.observe(&SIZE_BUCKETS, resp_bytes as f64);
+        record_worker(s, latency);
+    }
+
+    /// Records one served gRPC call. `method` is the full path, `code` the status name.
+    pub fn record_grpc(
+        &self,
+        method: &str,
+        code: &'static str,
+        latency: Duration,
+        recv: u64,
+        sent: u64,
+    ) {
+        let ms = latency.as_secs_f64() * 1e3;
+        let mut s = self.lock();
+        let s = &mut *s;
+        let method = if s.grpc.contains_key(method) || s.grpc_sets < MAX_SERIES {
+            method
+        } else {
+            OTHER
+        };
+        let entries = match s.grpc.get_mut(method) {
+            Some(e) => e,
+            None => s.grpc.entry(method.into()).or_default(),
+        };
+        match entries.iter_mut().find(|e| e.code == code) {
+            Some(e) => {
+                e.count += 1;
+                e.latency.observe(&LATENCY_BUCKETS_MS, ms);
+            }
+            None => {
+                let mut l = Latency::default();
+                l.observe(&LATENCY_BUCKETS_MS, ms);
+                entries.push(GrpcSeries {
+                    code,
+                    count: 1,
+                    latency: l,
+                });
+                s.grpc_sets += 1;
+            }
+        }
+        let bytes = match s.grpc_bytes.get_mut(method) {
+            Some(b) => b,
+            None => s.grpc_bytes.entry(method.into()).or_default(),
+        };
+        bytes.0.observe(&SIZE_BUCKETS, recv as f64);
+        bytes.1.observe(&SIZE_BUCKETS, sent as f64);
+        record_worker(s, latency);
+    }
+}
+
+fn record_worker(s: &mut ShardData, latency: Duration) {
+    s.requests += 1;
+    let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    s.latency_us.saturating_record(us.max(1));
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn histogram<const N: usize>(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    bounds: &[f64; N],
+    h: &Hist<N>,
+) {
+    for (bound, cum) in bounds.iter().zip(h.cumulative()) {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cum}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count());
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum());
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count());
+}
+
+/// Escapes a label value (backslash, double quote, newline).
+fn escape(v: &str) -> String {
+    if !v.contains(['\\', '"', '\n']) {
+        return v.to_owned();
+    }
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, line_prefix: &str) -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(line_prefix))
+            .unwrap_or_else(|| panic!("no {line_prefix} in\n{text}"));
+        line.rsplit_once(' ').unwrap().1.parse().unwrap()
+    }
+
+    #[test]
+    fn shards_merge_on_render() {
+        let m = Metrics::new("app", 2);
+        let ms = Duration::from_millis;
+        m.shard(0)
+            .record_http(&Method::GET, "/v1.0/healthz", 204, ms(3), 0, 0);
+        m.shard(1)
+            .record_http(&Method::GET, "/v1.0/healthz", 204, ms(30), 0, 0);
+        m.shard(1)
+            .record_http(&Method::PUT, "/v1.0/metadata", 204, ms(1), 5, 0);
+        let t = m.render();
+        let base = "dapr_http_server_request_count{app_id=\"app\",method=\"GET\",path=\"/v1.0/healthz\",status=\"204\"}";
+        assert_eq!(sample(&t, base), 2.0);
+        let lat = "dapr_http_server_latency_bucket{app_id=\"app\",method=\"GET\",path=\"/v1.0/healthz\",status=\"204\"";
+        assert_eq!(sample(&t, &format!("{lat},le=\"2\"}}")), 0.0);
+        assert_eq!(sample(&t, &format!("{lat},le=\"3\"}}")), 1.0);
+        assert_eq!(sample(&t, &format!("{lat},le=\"30\"}}")), 2.0);
+        assert_eq!(sample(&t, &format!("{lat},le=\"+Inf\"}}")), 2.0);
+        assert_eq!(sample(&t, "dapr_http_server_latency_sum{app_id=\"app\",method=\"GET\",path=\"/v1.0/healthz\",status=\"204\"}"), 33.0);
+        assert_eq!(
+            sample(
+                &t,
+                "daprd_worker_requests_total{app_id=\"app\",worker=\"1\"}"
+            ),
+            2.0
+        );
+        assert_eq!(
+            sample(&t, "dapr_http_server_request_bytes_count{app_id=\"app\"}"),
+            3.0
+        );
+    }
+
+    #[test]
+    fn grpc_series() {
+        let m = Metrics::new("app", 1);
+        m.shard(0).record_grpc(
+            "/dapr.proto.runtime.v1.Dapr/GetMetadata",
+            "OK",
+            Duration::from_micros(300),
+            0,
+            120,
+        );
+        let t = m.render();
+        assert_eq!(sample(&t, "dapr_grpc_io_server_completed_rpcs{app_id=\"app\",grpc_server_method=\"/dapr.proto.runtime.v1.Dapr/GetMetadata\",grpc_server_status=\"OK\"}"), 1.0);
+        assert_eq!(sample(&t, "dapr_grpc_io_server_sent_bytes_per_rpc_sum{app_id=\"app\",grpc_server_method=\"/dapr.proto.runtime.v1.Dapr/GetMetadata\"}"), 120.0);
+    }
+
+    #[test]
+    fn cardinality_is_capped_and_labels_escaped() {
+        let m = Metrics::new("a\"b", 1);
+        for i in 0..(MAX_SERIES + 10) {
+            m.shard(0)
+                .record_http(&Method::GET, &format!("/p{i}"), 200, Duration::ZERO, 0, 0);
+        }
+        let t = m.render();
+        assert_eq!(sample(&t, "dapr_http_server_request_count{app_id=\"a\\\"b\",method=\"GET\",path=\"_other\",status=\"200\"}"), 10.0);
+    }
+
+    #[test]
+    fn every_sample_follows_its_type_line() {
+        let m = Metrics::new("app", 2);
+        m.shard(0)
+            .record_http(&Method::GET, "/x", 200, Duration::from_millis(1), 1, 1);
+        let t = m.render();
+        let mut typed = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        for line in t.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                assert!(
+                    typed.insert(rest.split(' ').next().unwrap().to_owned()),
+                    "duplicate TYPE {line}"
+                );
+                continue;
+            }
+            if line.starts_with('#') {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            assert!(seen.insert(series.to_owned()), "duplicate series {series}");
+            let name = series.split('{').next().unwrap();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+                .unwrap_or(name);
+            assert!(typed.contains(family), "sample before TYPE: {line}");
+        }
     }
 }

@@ -2,6 +2,9 @@
 //! `daprd` binary or the runtime in-process on loopback and talk to it as
 //! clients do.
 
+// Tests assert by unwrapping: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
 mod cli;

@@ -1,0 +1,73 @@
+//! Every user-visible metric name, label name and bucket boundary.
+//!
+//! Names are Dapr's (OpenCensus views exported with namespace `dapr`, see
+//! `shared/reference/dapr-api.md` §7); `daprd_*` names are ours.
+
+/// HTTP server request counter.
+pub const HTTP_REQUEST_COUNT: &str = "dapr_http_server_request_count";
+/// HTTP server latency histogram (ms).
+pub const HTTP_LATENCY: &str = "dapr_http_server_latency";
+/// HTTP request body size histogram (bytes).
+pub const HTTP_REQUEST_BYTES: &str = "dapr_http_server_request_bytes";
+/// HTTP response body size histogram (bytes).
+pub const HTTP_RESPONSE_BYTES: &str = "dapr_http_server_response_bytes";
+/// gRPC server completed calls.
+pub const GRPC_COMPLETED: &str = "dapr_grpc_io_server_completed_rpcs";
+/// gRPC server latency histogram (ms).
+pub const GRPC_LATENCY: &str = "dapr_grpc_io_server_server_latency";
+/// gRPC received bytes per call.
+pub const GRPC_RECEIVED_BYTES: &str = "dapr_grpc_io_server_received_bytes_per_rpc";
+/// gRPC sent bytes per call.
+pub const GRPC_SENT_BYTES: &str = "dapr_grpc_io_server_sent_bytes_per_rpc";
+/// Ours: requests served per worker.
+pub const WORKER_REQUESTS: &str = "daprd_worker_requests_total";
+/// Ours: latency quantiles per worker (µs, from hdrhistogram).
+pub const WORKER_LATENCY: &str = "daprd_worker_latency_microseconds";
+
+/// Label: the app id (on every series).
+pub const L_APP_ID: &str = "app_id";
+/// Label: HTTP method.
+pub const L_METHOD: &str = "method";
+/// Label: normalised path.
+pub const L_PATH: &str = "path";
+/// Label: HTTP status.
+pub const L_STATUS: &str = "status";
+/// Label: gRPC method.
+pub const L_GRPC_METHOD: &str = "grpc_server_method";
+/// Label: gRPC status name.
+pub const L_GRPC_STATUS: &str = "grpc_server_status";
+/// Label: worker index (ours).
+pub const L_WORKER: &str = "worker";
+
+/// Dapr's default latency buckets, milliseconds.
+pub const LATENCY_BUCKETS_MS: [f64; 34] = [
+    1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 25.0, 30.0, 40.0, 50.0, 65.0, 80.0,
+    100.0, 130.0, 160.0, 200.0, 250.0, 300.0, 400.0, 500.0, 650.0, 800.0, 1000.0, 2000.0, 5000.0,
+    10000.0, 20000.0, 50000.0, 100000.0,
+];
+
+/// Dapr's size buckets, bytes (1Ki … 4Gi).
+pub const SIZE_BUCKETS: [f64; 13] = [
+    1024.0,
+    2048.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262144.0,
+    1048576.0,
+    4194304.0,
+    16777216.0,
+    67108864.0,
+    268435456.0,
+    1073741824.0,
+    4294967296.0,
+];
+
+/// Quantiles of the per-worker latency view.
+pub const WORKER_QUANTILES: [(f64, &str); 4] =
+    [(0.5, "0.5"), (0.9, "0.9"), (0.99, "0.99"), (0.999, "0.999")];
+
+/// Distinct label sets per family per shard before new ones fold into `_other`.
+pub const MAX_SERIES: usize = 1024;
+/// The path label that absorbs label sets past [`MAX_SERIES`].
+pub const OTHER: &str = "_other";
