@@ -99,6 +99,7 @@ impl Service for HttpApi {
         if self.ctx.shared.api_logging {
             tracing::info!(
                 target: "daprd::api_log",
+                operation = matched.as_ref().map_or("InvokeService", |m| m.route.op.name()),
                 method = %method,
                 path = %path,
                 code = resp.status.as_u16(),

@@ -123,3 +123,59 @@ fn unbindable_address_fails_startup_clearly() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("192.0.2.1"), "{out}");
 }
+
+#[test]
+fn json_logs_with_api_logging() {
+    use std::io::{BufRead, BufReader};
+    let (http, metrics) = (free_port(), free_port());
+    let mut child = std::process::Command::new(daprd_bin())
+        .args([
+            "--app-id",
+            "logapp",
+            "--log-as-json",
+            "--enable-api-logging",
+            "--dapr-listen-addresses",
+            "127.0.0.1",
+        ])
+        .args([
+            "--dapr-http-port",
+            &http.to_string(),
+            "--metrics-port",
+            &metrics.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{http}").parse().unwrap();
+    wait_status(addr, "/v1.0/healthz", 204);
+    assert_eq!(get(addr, "/v1.0/metadata").status, 200);
+    assert_eq!(
+        request(addr, "POST", "/v1.0/shutdown", &[], b"").status,
+        204
+    );
+    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).expect("every stdout line is JSON"))
+        .collect();
+    assert!(child.wait().unwrap().success());
+    for l in &lines {
+        for key in [
+            "app_id", "instance", "level", "msg", "scope", "time", "type", "ver",
+        ] {
+            assert!(l.get(key).is_some(), "{key} missing in {l}");
+        }
+        assert_eq!(l["app_id"], "logapp");
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l["msg"].as_str().unwrap().starts_with("dapr initialized")));
+    let api: Vec<_> = lines
+        .iter()
+        .filter(|l| l["scope"] == "dapr.runtime.http-info")
+        .collect();
+    assert!(
+        api.iter()
+            .any(|l| l["operation"] == "GetMetadata" && l["code"] == "200"),
+        "{api:?}"
+    );
+}
