@@ -114,7 +114,27 @@ where
             ("type", "log"),
             ("ver", ver),
         ];
-        all.extend(fields.extra.iter().map(|(k, v)| (*k, v.as_str())));
+        // Event fields never overwrite the standard keys; logrus renames a
+        // clash to `fields.<key>`.
+        let renamed: Vec<(String, &str)> = fields
+            .extra
+            .iter()
+            .map(|(k, v)| {
+                let clash = matches!(
+                    *k,
+                    "app_id" | "instance" | "scope" | "type" | "ver" | "level" | "msg" | "time"
+                );
+                (
+                    if clash {
+                        format!("fields.{k}")
+                    } else {
+                        (*k).to_owned()
+                    },
+                    v.as_str(),
+                )
+            })
+            .collect();
+        all.extend(renamed.iter().map(|(k, v)| (k.as_str(), *v)));
         all.sort_by(|a, b| a.0.cmp(b.0));
         if self.json {
             let mut map = serde_json::Map::new();
@@ -351,6 +371,11 @@ mod tests {
             || tracing::error!(target: "daprd", fatal = true, "boom"),
         );
         assert!(line.contains("\"level\":\"fatal\""), "{line}");
+        let line = capture(
+            false,
+            || tracing::info!(target: "daprd", level = 3, "clash"),
+        );
+        assert!(line.contains(" fields.level=3 "), "{line}");
         let line = capture(false, || tracing::debug!(target: "daprd::metrics", "d"));
         assert!(line.contains("level=debug msg=d "), "{line}");
         assert!(line.contains("scope=dapr.metrics"), "{line}");

@@ -12,6 +12,6 @@
 
 pub mod flags;
 pub mod options;
-// pub mod resources; // Component/Subscription/Configuration YAML loading (separate change).
+pub mod resources;
 
 pub use options::{AppHealth, AppProtocol, ConfigError, InitEndpoint, LogLevel, Mode, Options};

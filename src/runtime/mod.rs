@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
-use crate::config::Options;
+use crate::config::{resources, Options};
 use crate::metrics::Metrics;
 use crate::net::listener::{self, ListenError};
 use readiness::Readiness;
@@ -82,6 +82,9 @@ impl Default for Tuning {
 /// Everything that fails start-up. `main` prints it and exits 1.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// A resource file is invalid.
+    #[error(transparent)]
+    Resources(#[from] resources::LoadError),
     /// A port could not be listened on at all.
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -191,8 +194,25 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     for (flag, instead) in &opts.deprecated {
         tracing::warn!("flag --{flag} is deprecated; use {instead}");
     }
-    if !opts.resources_paths.is_empty() {
-        tracing::warn!(paths = ?opts.resources_paths, "component loading is not supported yet; resources are not loaded");
+    let env = |k: &str| std::env::var(k).ok();
+    let pod_name = std::env::var("POD_NAME").ok();
+    let resources = resources::load(
+        &opts.resources_paths,
+        &resources::LoadContext {
+            app_id: &opts.app_id,
+            namespace: opts.namespace.as_deref(),
+            pod_name: pod_name.as_deref(),
+            env: &env,
+        },
+    )?;
+    for c in &resources.components {
+        // Instantiation arrives with the component registry (state first).
+        tracing::warn!(
+            component = %c.name,
+            kind = %c.kind,
+            file = %c.source.display(),
+            "component loaded from YAML; its building block is not built yet"
+        );
     }
 
     let http = listener::bind("HTTP API", &opts.listen_addresses, opts.http_port, workers)?;
@@ -239,7 +259,6 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
             .unwrap_or_default(),
     };
     tracing::info!(
-        app_id = %shared.opts.app_id,
         workers,
         http = ?handle.http_addrs,
         public = ?handle.public_addrs,
