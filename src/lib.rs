@@ -25,6 +25,7 @@
 #![allow(async_fn_in_trait)]
 
 pub mod api;
+pub mod components;
 pub mod config;
 pub mod grpc;
 pub mod http;

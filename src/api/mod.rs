@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod router;
 pub mod routes;
 pub mod shutdown;
+pub mod state;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,6 +44,15 @@ pub struct Ctx {
     pub metrics: Arc<Shard>,
     /// This worker's drain latch.
     pub drain: Drain,
+    /// This worker's component instances.
+    pub components: Components,
+}
+
+/// A worker's components as the API uses them.
+#[derive(Default)]
+pub struct Components {
+    /// State stores by name, with their key prefixes.
+    pub state: std::collections::HashMap<String, state::StoreRef>,
 }
 
 /// Which listener a request arrived on.
@@ -139,6 +149,11 @@ async fn dispatch(ctx: &Rc<Ctx>, m: &Match<'_>, req: Request) -> Response {
         Op::GetMetadata => metadata::http::get_metadata(ctx),
         Op::SetMetadata => metadata::http::set_metadata(ctx, m, req),
         Op::Shutdown => shutdown::http::shutdown(ctx, &req),
+        Op::GetState => state::http::get_state(ctx, m, &req).await,
+        Op::SaveState => state::http::save_state(ctx, m, &req).await,
+        Op::DeleteState => state::http::delete_state(ctx, m, &req).await,
+        Op::GetBulkState => state::http::bulk_state(ctx, m, &req).await,
+        Op::ExecuteStateTransaction => state::http::transaction(ctx, m, &req).await,
         op => ApiError::unimplemented(op.name()).into(),
     }
 }

@@ -163,8 +163,14 @@ fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         path: dir.to_path_buf(),
         source,
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(path = %dir.display(), "resources path does not exist; nothing loaded from it");
+            return Ok(Vec::new());
+        }
+        other => other.map_err(io)?,
+    };
+    let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
@@ -575,6 +581,18 @@ metadata:
         let (a, b) = v.split_once('/').unwrap();
         assert_eq!(a.len(), 36);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_missing_folder_loads_nothing() {
+        let ctx = LoadContext {
+            app_id: "a",
+            namespace: None,
+            pod_name: None,
+            env: &ctx_env,
+        };
+        let r = load(&[PathBuf::from("/nonexistent/daprd-test")], &ctx).unwrap();
+        assert!(r.components.is_empty());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
+use crate::components::registry::Factories;
 use crate::config::{resources, Options};
 use crate::metrics::Metrics;
 use crate::net::listener::{self, ListenError};
@@ -85,6 +86,9 @@ pub enum StartupError {
     /// A resource file is invalid.
     #[error(transparent)]
     Resources(#[from] resources::LoadError),
+    /// A component cannot be built.
+    #[error(transparent)]
+    Registry(#[from] crate::components::registry::RegistryError),
     /// A port could not be listened on at all.
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -112,6 +116,8 @@ pub struct Shared {
     pub attributes: DashMap<String, String>,
     /// Metrics registry (one shard per worker).
     pub metrics: Arc<Metrics>,
+    /// Component factories, instantiated on every worker.
+    pub factories: Arc<Factories>,
     /// Whether to log one line per API call.
     pub api_logging: bool,
     /// When start-up began.
@@ -205,15 +211,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
             env: &env,
         },
     )?;
-    for c in &resources.components {
-        // Instantiation arrives with the component registry (state first).
-        tracing::warn!(
-            component = %c.name,
-            kind = %c.kind,
-            file = %c.source.display(),
-            "component loaded from YAML; its building block is not built yet"
-        );
-    }
+    let factories = Arc::new(Factories::build(&resources.components)?);
 
     let http = listener::bind("HTTP API", &opts.listen_addresses, opts.http_port, workers)?;
     let public = match opts.public_port {
@@ -242,6 +240,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         shutdown: Shutdown::default(),
         attributes: DashMap::new(),
         metrics,
+        factories,
         api_logging,
         started,
         initialized_logged: AtomicBool::new(false),

@@ -17,7 +17,8 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::shutdown::Drain;
 use super::{Driver, Shared, Tuning};
-use crate::api::{Ctx, HttpApi, Surface};
+use crate::api::state::{key_prefix, StoreRef};
+use crate::api::{Components, Ctx, HttpApi, Surface};
 use crate::http::h1::{self, Limits, Service};
 use crate::http::h2::{H2Limits, HttpOverH2};
 use crate::http::message::{Request, Response};
@@ -111,6 +112,7 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         shared: shared.clone(),
         worker: index,
         drain: drain.clone(),
+        components: components(&shared),
     });
     let limits = Rc::new(Limits {
         max_head: shared.opts.read_buffer_size,
@@ -288,6 +290,30 @@ async fn probe_app(shared: Arc<Shared>, port: u16) {
         }
         monoio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// This worker's component instances, with each state store's key prefix.
+fn components(shared: &Shared) -> Components {
+    let built = shared.factories.instantiate();
+    let opts = &shared.opts;
+    let mut out = Components::default();
+    for (name, store) in built.state {
+        let strategy = shared
+            .factories
+            .components
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.metadata.get("keyPrefix"));
+        let prefix = key_prefix(strategy, &opts.app_id, &name, opts.namespace.as_deref());
+        out.state.insert(
+            name,
+            StoreRef {
+                store,
+                prefix: prefix.map(Into::into),
+            },
+        );
+    }
+    out
 }
 
 /// The metrics port: Prometheus text on any path, as Go's exporter.

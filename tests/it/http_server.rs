@@ -187,9 +187,12 @@ fn unknown_paths_fall_through_to_invocation() {
     assert_eq!(r.status, 501);
     assert_eq!(r.json()["errorCode"], "ERR_API_UNIMPLEMENTED");
     // A route whose building block is not built yet names the operation.
-    let r = get(d.http, "/v1.0/state/store/key");
+    let r = request(d.http, "POST", "/v1.0/publish/pubsub/orders", &[], b"{}");
     assert_eq!(r.status, 501);
-    assert!(r.json()["message"].as_str().unwrap().contains("GetState"));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("PublishEvent"));
     // Paths are cleaned as Go does.
     assert_eq!(get(d.http, "//v1.0//healthz/").status, 204);
 }

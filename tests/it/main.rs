@@ -13,3 +13,4 @@ mod http_server;
 mod lifecycle;
 mod metadata;
 mod metrics;
+mod state;

@@ -106,7 +106,23 @@ pub fn snapshot(ctx: &Ctx) -> Snapshot {
         id: opts.app_id.clone(),
         runtime_version: RUNTIME_VERSION,
         enabled_features: Vec::new(),
-        components: Vec::new(),
+        components: ctx
+            .shared
+            .factories
+            .components
+            .iter()
+            .map(|r| ComponentInfo {
+                name: r.name.clone(),
+                kind: r.kind.clone(),
+                version: r.version.clone(),
+                capabilities: ctx
+                    .components
+                    .state
+                    .get(&r.name)
+                    .map(|s| s.store.features().names())
+                    .unwrap_or_default(),
+            })
+            .collect(),
         extended,
         http_endpoints: Vec::new(),
         app: AppConnectionInfo {
