@@ -6,6 +6,8 @@
 //! segment, and are percent-decoded only when a handler asks for them.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use http::Method;
 use percent_encoding::percent_decode_str;
@@ -91,10 +93,28 @@ pub fn find<'p>(method: &Method, path: &'p str) -> Option<Match<'p>> {
     let (version_seg, rest) = rest.split_once('/')?;
     let version = ApiVersion::from_segment(version_seg)?;
     let rest_offset = 1 + version_seg.len() + 1;
-    ROUTES
+    let first = rest.split('/').next().unwrap_or(rest);
+    index()
+        .get(&(version, first))?
         .iter()
-        .filter(|r| r.version == version && r.methods.allows(method))
+        .filter(|r| r.methods.allows(method))
         .find_map(|r| match_template(r, path, rest, rest_offset))
+}
+
+/// Routes grouped by version and first template segment (every template
+/// starts with a static segment), in table order within a group.
+type Index = HashMap<(ApiVersion, &'static str), Vec<&'static Route>>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut idx: Index = HashMap::new();
+        for r in ROUTES {
+            let first = r.template.split('/').next().unwrap_or(r.template);
+            idx.entry((r.version, first)).or_default().push(r);
+        }
+        idx
+    })
 }
 
 fn match_template<'p>(
@@ -235,6 +255,13 @@ mod tests {
         assert_eq!(m.metric_label(), "/v1.0/state/mystore");
         let m = find(&Method::GET, "/v1.0/healthz").unwrap();
         assert_eq!(m.metric_label(), "/v1.0/healthz");
+    }
+
+    #[test]
+    fn every_template_starts_with_a_static_segment() {
+        for r in ROUTES {
+            assert!(!r.template.starts_with('{'), "{}", r.template);
+        }
     }
 
     #[test]
