@@ -14,7 +14,9 @@ use prost::Message;
 
 use super::error::ApiError;
 use super::routes::Op;
-use super::{metadata, Ctx, API_TOKEN_HEADER};
+use super::{metadata, state, Ctx, API_TOKEN_HEADER};
+use crate::components::state::Concurrency;
+use crate::proto::dapr::proto::common::v1 as common;
 use crate::grpc::server::{Call, Reply, Status};
 use crate::grpc::status::GrpcCode;
 use crate::proto::dapr::proto::runtime::v1 as pb;
@@ -130,10 +132,124 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
             super::shutdown::shutdown(ctx);
             Ok(Bytes::new())
         }
+        "GetState" => {
+            let req: pb::GetStateRequest = decode(&call.message)?;
+            let item = state::get(ctx, &req.store_name, &req.key, req.metadata).await?;
+            Ok(encode(&match item {
+                Some(i) => pb::GetStateResponse {
+                    data: i.data.to_vec(),
+                    etag: i.etag.unwrap_or_default(),
+                    metadata: i.metadata,
+                },
+                None => pb::GetStateResponse::default(),
+            }))
+        }
+        "SaveState" => {
+            let req: pb::SaveStateRequest = decode(&call.message)?;
+            let mut items = Vec::with_capacity(req.states.len());
+            for st in req.states {
+                items.push(save_item(st)?);
+            }
+            state::save(ctx, &req.store_name, items).await?;
+            Ok(Bytes::new())
+        }
+        "DeleteState" => {
+            let req: pb::DeleteStateRequest = decode(&call.message)?;
+            let concurrency = concurrency(req.options.as_ref());
+            let etag = req.etag.map(|e| e.value).filter(|v| !v.is_empty());
+            state::delete(ctx, &req.store_name, &req.key, etag, req.metadata, concurrency).await?;
+            Ok(Bytes::new())
+        }
+        "DeleteBulkState" => {
+            let req: pb::DeleteBulkStateRequest = decode(&call.message)?;
+            for st in req.states {
+                let concurrency = concurrency(st.options.as_ref());
+                let etag = st.etag.map(|e| e.value).filter(|v| !v.is_empty());
+                state::delete(ctx, &req.store_name, &st.key, etag, st.metadata, concurrency).await?;
+            }
+            Ok(Bytes::new())
+        }
+        "GetBulkState" => {
+            let req: pb::GetBulkStateRequest = decode(&call.message)?;
+            let items = state::bulk_get(ctx, &req.store_name, req.keys, req.metadata).await?;
+            Ok(encode(&pb::GetBulkStateResponse {
+                items: items
+                    .into_iter()
+                    .map(|b| {
+                        let item = b.item.unwrap_or_default();
+                        pb::BulkStateItem {
+                            key: b.key,
+                            data: item.data.to_vec(),
+                            etag: item.etag.unwrap_or_default(),
+                            error: b.error.unwrap_or_default(),
+                            metadata: item.metadata,
+                        }
+                    })
+                    .collect(),
+            }))
+        }
+        "ExecuteStateTransaction" => {
+            let req: pb::ExecuteStateTransactionRequest = decode(&call.message)?;
+            let mut ops = Vec::with_capacity(req.operations.len());
+            for op in req.operations {
+                let item = save_item(op.request.unwrap_or_default())?;
+                ops.push(match op.operation_type.as_str() {
+                    "upsert" => state::TxOp::Upsert(item),
+                    "delete" => state::TxOp::Delete {
+                        key: item.key,
+                        etag: item.etag,
+                        metadata: item.metadata,
+                        concurrency: item.concurrency,
+                    },
+                    other => {
+                        return Err(Status::new(
+                            GrpcCode::Unimplemented,
+                            format!("operation type {other} not supported"),
+                        ))
+                    }
+                });
+            }
+            state::transact(ctx, &req.store_name, ops, req.metadata).await?;
+            Ok(Bytes::new())
+        }
+        "QueryStateAlpha1" => {
+            let req: pb::QueryStateRequest = decode(&call.message)?;
+            state::store(ctx, &req.store_name)?;
+            Err(ApiError::new(
+                super::error::ErrorCode::StateStoreNotSupported,
+                format!("state store {} doesn't support query", req.store_name),
+            )
+            .with_status(500, GrpcCode::Internal)
+            .with_reason("DAPR_STATE_QUERYING_NOT_SUPPORTED")
+            .into())
+        }
         other => Err(Status::new(
             GrpcCode::Unimplemented,
             format!("{other} is not implemented by this daprd yet"),
         )),
+    }
+}
+
+/// A gRPC `StateItem` as a save: values are stored as the raw bytes sent.
+fn save_item(st: common::StateItem) -> Result<state::SaveItem, Status> {
+    if st.key.is_empty() {
+        return Err(Status::new(GrpcCode::InvalidArgument, "state key cannot be empty"));
+    }
+    Ok(state::SaveItem {
+        concurrency: concurrency(st.options.as_ref()),
+        key: st.key,
+        value: Bytes::from(st.value),
+        etag: st.etag.map(|e| e.value).filter(|v| !v.is_empty()),
+        metadata: st.metadata,
+    })
+}
+
+fn concurrency(o: Option<&common::StateOptions>) -> Concurrency {
+    match o.map(|o| o.concurrency) {
+        Some(c) if c == common::state_options::StateConcurrency::ConcurrencyFirstWrite as i32 => {
+            Concurrency::FirstWrite
+        }
+        _ => Concurrency::LastWrite,
     }
 }
 

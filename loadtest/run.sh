@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Side-by-side load test on loopback: daprd vs nginx on the same machine, in
+# one run, reported as ratios. Bounded: every wrk run lasts DURATION seconds.
+#
+#   loadtest/run.sh            # DURATION=10 CONNS=64 REPEATS=3
+#   DURATION=5 REPEATS=1 loadtest/run.sh
+#
+# Needs: wrk, nginx (Debian: apt-get install wrk nginx-light), python3.
+# Writes loadtest/results/<date>-<sha>.md and prints it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+REPEATS=${REPEATS:-3}
+for tool in wrk nginx python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx-light python3" >&2; exit 2; }
+done
+
+cargo build --release --quiet
+BIN=target/release/daprd
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # url expected_status
+  for _ in $(seq 1 200); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
+    [ "$code" = "$2" ] && return 0
+    sleep 0.05
+  done
+  echo "timeout waiting for $1" >&2; return 1
+}
+
+# --- peers ---
+NGINX_PORT=$(free_port)
+sed -e "s|@PORT@|$NGINX_PORT|g" -e "s|@DIR@|$WORK|g" loadtest/conf/nginx.conf > "$WORK/nginx.conf"
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+sleep 0.3
+NGINX_PID=$(cat "$WORK/nginx.pid")
+PIDS+=("$NGINX_PID")
+wait_http "http://127.0.0.1:$NGINX_PORT/" 200
+
+start_daprd() { # workers -> sets DAPRD_PID, DAPRD_PORT
+  DAPRD_PORT=$(free_port)
+  "$BIN" --app-id loadtest --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$(free_port)" \
+    --metrics-port "$(free_port)" --metrics-listen-address 127.0.0.1 --dapr-listen-addresses 127.0.0.1 \
+    --resources-path examples/resources --log-level info --workers "$1" > "$WORK/daprd.log" 2>&1 &
+  DAPRD_PID=$!
+  PIDS+=("$DAPRD_PID")
+  wait_http "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" 204
+}
+stop_daprd() { kill "$DAPRD_PID"; wait "$DAPRD_PID" 2>/dev/null || true; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# wrk → "rps p50_us p99_us"
+bench() { # url
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$1" | python3 loadtest/parse_wrk.py
+}
+median_run() { # url -> median of REPEATS runs (by rps)
+  for _ in $(seq 1 "$REPEATS"); do bench "$1"; done | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
+}
+
+start_daprd 0
+IDLE_RSS=$(rss_kib "$DAPRD_PID")
+curl -s -X POST -H 'content-type: application/json' -d '[{"key":"order-1","value":{"id":1,"item":"book"}}]' \
+  "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore" >/dev/null
+wrk -t1 -c4 -d1s "http://127.0.0.1:$NGINX_PORT/" >/dev/null   # warm-up
+wrk -t1 -c4 -d1s "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" >/dev/null
+
+ROWS=()
+row() { # name daprd_url peer_url peer_name
+  local d p
+  p=$(median_run "$3"); d=$(median_run "$2")
+  ROWS+=("$(python3 - "$1" "$4" "$d" "$p" <<'PY'
+import sys
+name, peer, d, p = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+dr, pr = float(d[0]), float(p[0])
+print(f"| {name} | {dr:,.0f} | {peer}: {pr:,.0f} | {dr/pr:.2f}x | {float(d[1]):.0f} / {float(d[2]):.0f} | {float(p[1]):.0f} / {float(p[2]):.0f} |")
+PY
+)")
+}
+row "GET /v1.0/healthz (204)" "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
+row "GET /v1.0/metadata (~400 B JSON)" "http://127.0.0.1:$DAPRD_PORT/v1.0/metadata" "http://127.0.0.1:$NGINX_PORT/json" "nginx static JSON"
+row "GET /v1.0/state (in-memory)" "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore/order-1" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
+LOADED_RSS=$(rss_kib "$DAPRD_PID")
+stop_daprd
+
+# per-core scaling (wrk shares the same cores: a lower bound)
+start_daprd 1; ONE=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" | awk '{print $1}'); stop_daprd
+start_daprd 2; TWO=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" | awk '{print $1}'); stop_daprd
+
+# start-up: process start -> /v1.0/healthz/outbound 204 (no app port)
+STARTUP_MS=$(python3 loadtest/startup.py "$BIN" 10)
+
+DRIVER=$(grep -o 'workers run the [a-z_ ()]* driver' "$WORK/daprd.log" | head -1 || true)
+SHA=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
+{
+  echo "# daprd loadtest $(date -u +%Y-%m-%dT%H:%MZ) ($SHA)"
+  echo
+  echo "Machine: $(nproc) cores, kernel $(uname -r); daprd: ${DRIVER:-driver unknown}; $(wrk --version 2>&1 | head -1 | cut -c1-40); $(nginx -v 2>&1)"
+  echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, median of $REPEATS runs; load generator and servers share the same cores."
+  echo
+  echo "| scenario | daprd req/s | peer req/s | ratio | daprd p50 / p99 (µs) | peer p50 / p99 (µs) |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "| measure | value |"
+  echo "|---|---|"
+  echo "| RSS idle (2 workers, in-memory components) | ${IDLE_RSS} KiB |"
+  echo "| RSS after the load above | ${LOADED_RSS} KiB |"
+  echo "| start → healthz/outbound 204 (median of 10) | ${STARTUP_MS} ms |"
+  echo "| healthz req/s, 1 worker → 2 workers | ${ONE} → ${TWO} ($(python3 -c "print(f'{$TWO/$ONE:.2f}x')")) |"
+  echo
+  echo "Later: invoke vs nginx/haproxy proxying (T1/T2), gRPC GetState via h2load (T7), Redis (T8)."
+} > "$OUT"
+cat "$OUT"
