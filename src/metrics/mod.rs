@@ -301,37 +301,25 @@ impl Shard {
         req_bytes: u64,
         resp_bytes: u64,
     ) {
-        let ms = latency.as_secs_f64() * 1e3;
         let mut s = self.lock();
         let s = &mut *s;
-        let path = if s.http.contains_key(path) || s.http_sets < MAX_SERIES {
-            path
-        } else {
-            OTHER
-        };
-        let entries = match s.http.get_mut(path) {
-            Some(e) => e,
-            None => s.http.entry(path.into()).or_default(),
-        };
-        match entries
-            .iter_mut()
-            .find(|e| e.status == status && e.method == *method)
-        {
-            Some(e) => {
-                e.count += 1;
-                e.latency.observe(&LATENCY_BUCKETS_MS, ms);
-            }
-            None => {
-                let mut latency = Latency::default();
-                latency.observe(&LATENCY_BUCKETS_MS, ms);
-                entries.push(HttpSeries {
-                    method: method.clone(),
-                    status,
-                    count: 1,
-                    latency,
-                });
-                s.http_sets += 1;
-            }
+        let series = series(
+            &mut s.http,
+            &mut s.http_sets,
+            path,
+            |e| e.status == status && e.method == *method,
+            || HttpSeries {
+                method: method.clone(),
+                status,
+                count: 0,
+                latency: Latency::default(),
+            },
+        );
+        if let Some(series) = series {
+            series.count += 1;
+            series
+                .latency
+                .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
         }
         s.req_bytes.observe(&SIZE_BUCKETS, req_bytes as f64);
         s.resp_bytes.observe(&SIZE_BUCKETS, resp_bytes as f64);
@@ -347,42 +335,70 @@ impl Shard {
         recv: u64,
         sent: u64,
     ) {
-        let ms = latency.as_secs_f64() * 1e3;
         let mut s = self.lock();
         let s = &mut *s;
-        let method = if s.grpc.contains_key(method) || s.grpc_sets < MAX_SERIES {
+        let series = series(
+            &mut s.grpc,
+            &mut s.grpc_sets,
+            method,
+            |e| e.code == code,
+            || GrpcSeries {
+                code,
+                count: 0,
+                latency: Latency::default(),
+            },
+        );
+        if let Some(series) = series {
+            series.count += 1;
+            series
+                .latency
+                .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
+        }
+        let key = if s.grpc_bytes.contains_key(method) || s.grpc_bytes.len() < MAX_SERIES {
             method
         } else {
             OTHER
         };
-        let entries = match s.grpc.get_mut(method) {
-            Some(e) => e,
-            None => s.grpc.entry(method.into()).or_default(),
-        };
-        match entries.iter_mut().find(|e| e.code == code) {
-            Some(e) => {
-                e.count += 1;
-                e.latency.observe(&LATENCY_BUCKETS_MS, ms);
-            }
-            None => {
-                let mut l = Latency::default();
-                l.observe(&LATENCY_BUCKETS_MS, ms);
-                entries.push(GrpcSeries {
-                    code,
-                    count: 1,
-                    latency: l,
-                });
-                s.grpc_sets += 1;
-            }
-        }
-        let bytes = match s.grpc_bytes.get_mut(method) {
+        let bytes = match s.grpc_bytes.get_mut(key) {
             Some(b) => b,
-            None => s.grpc_bytes.entry(method.into()).or_default(),
+            None => s.grpc_bytes.entry(key.into()).or_default(),
         };
         bytes.0.observe(&SIZE_BUCKETS, recv as f64);
         bytes.1.observe(&SIZE_BUCKETS, sent as f64);
         record_worker(s, latency);
     }
+}
+
+/// The series for label `name` (interned on first sight; `_other` once a
+/// family holds [`MAX_SERIES`] label sets) whose remaining labels satisfy
+/// `matches`, created with `make` if absent.
+fn series<'a, S>(
+    map: &'a mut HashMap<Box<str>, Vec<S>>,
+    sets: &mut usize,
+    name: &str,
+    matches: impl Fn(&S) -> bool,
+    make: impl FnOnce() -> S,
+) -> Option<&'a mut S> {
+    let name = if map.contains_key(name) || *sets < MAX_SERIES {
+        name
+    } else {
+        OTHER
+    };
+    // Only a label never seen before allocates its key.
+    let entries = if map.contains_key(name) {
+        map.get_mut(name)?
+    } else {
+        map.entry(name.into()).or_default()
+    };
+    let i = match entries.iter().position(matches) {
+        Some(i) => i,
+        None => {
+            *sets += 1;
+            entries.push(make());
+            entries.len() - 1
+        }
+    };
+    entries.get_mut(i)
 }
 
 fn record_worker(s: &mut ShardData, latency: Duration) {

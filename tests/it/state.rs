@@ -11,6 +11,16 @@ fn resources() -> String {
         .to_string()
 }
 
+/// Asserts a Dapr error response.
+fn assert_error(r: &HttpResponse, status: u16, code: &str) {
+    assert_eq!(
+        (r.status, r.json()["errorCode"].as_str().unwrap()),
+        (status, code),
+        "{}",
+        r.text()
+    );
+}
+
 fn start() -> InProc {
     let res = resources();
     InProc::start(&["--resources-path", &res], DRIVERS[1], None)
@@ -164,10 +174,7 @@ fn bulk_and_transactions() {
 fn bad_input_gets_dapr_errors() {
     let d = start();
     let r = request(d.http, "POST", "/v1.0/state/statestore", &[], b"{not json");
-    assert_eq!(
-        (r.status, r.json()["errorCode"].as_str().unwrap()),
-        (400, "ERR_MALFORMED_REQUEST")
-    );
+    assert_error(&r, 400, "ERR_MALFORMED_REQUEST");
     let r = request(
         d.http,
         "POST",
@@ -175,10 +182,7 @@ fn bad_input_gets_dapr_errors() {
         &[],
         br#"[{"value":1}]"#,
     );
-    assert_eq!(
-        (r.status, r.json()["errorCode"].as_str().unwrap()),
-        (400, "ERR_MALFORMED_REQUEST")
-    );
+    assert_error(&r, 400, "ERR_MALFORMED_REQUEST");
     let r = request(
         d.http,
         "POST",
@@ -186,15 +190,9 @@ fn bad_input_gets_dapr_errors() {
         &[],
         br#"[{"key":"a||b","value":1}]"#,
     );
-    assert_eq!(
-        (r.status, r.json()["errorCode"].as_str().unwrap()),
-        (400, "ERR_MALFORMED_REQUEST")
-    );
+    assert_error(&r, 400, "ERR_MALFORMED_REQUEST");
     let r = get(d.http, "/v1.0/state/nostore/k");
-    assert_eq!(
-        (r.status, r.json()["errorCode"].as_str().unwrap()),
-        (400, "ERR_STATE_STORE_NOT_FOUND")
-    );
+    assert_error(&r, 400, "ERR_STATE_STORE_NOT_FOUND");
     let r = request(
         d.http,
         "POST",
@@ -219,10 +217,7 @@ fn bad_input_gets_dapr_errors() {
     // No stores at all: 500 not configured.
     let bare = InProc::start(&[], DRIVERS[0], None);
     let r = get(bare.http, "/v1.0/state/statestore/k");
-    assert_eq!(
-        (r.status, r.json()["errorCode"].as_str().unwrap()),
-        (500, "ERR_STATE_STORE_NOT_CONFIGURED")
-    );
+    assert_error(&r, 500, "ERR_STATE_STORE_NOT_CONFIGURED");
 }
 
 #[test]
