@@ -2,7 +2,7 @@
 //!
 //! A re-implementation of Dapr's sidecar process on monoio: one worker per
 //! core, each with its own `SO_REUSEPORT` listeners, serving Dapr's HTTP API
-//! (and, later, its gRPC API) so that Dapr applications and SDKs work against
+//! and its gRPC API, so that Dapr applications and SDKs work against
 //! it unchanged.
 //!
 //! ## Crate map
@@ -11,7 +11,9 @@
 //! - [`net`]: per-worker listeners.
 //! - [`http`]: the HTTP/1.1 connection loop and the request/response types.
 //! - [`api`]: the route table, router, error catalogue and building-block handlers.
-//! - [`grpc`]: gRPC status codes (the gRPC front end comes next).
+//! - [`grpc`]: the gRPC front end: framing, status, the h2 stream handler.
+//! - [`proto`]: generated protobuf types (Dapr's runtime API, google.rpc).
+//! - [`components`]: component registry and built-in components.
 //! - [`metrics`]: per-worker shards, Prometheus rendering.
 //! - [`logging`]: Go daprd's log format.
 //!
@@ -32,6 +34,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod net;
+pub mod proto;
 pub mod runtime;
 
 pub use runtime::{start, Handle, StartupError, Tuning};

@@ -10,15 +10,16 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use prost::Message;
 
 use super::error::ApiError;
 use super::routes::Op;
 use super::{metadata, state, Ctx, API_TOKEN_HEADER};
 use crate::components::state::Concurrency;
-use crate::proto::dapr::proto::common::v1 as common;
 use crate::grpc::server::{Call, Reply, Status};
 use crate::grpc::status::GrpcCode;
+use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::runtime::v1 as pb;
 use crate::proto::google::rpc;
 
@@ -51,15 +52,27 @@ pub static GRPC_METHODS: &[(&str, Option<Op>)] = &[
     ("ListActorReminders", None),
     ("GetActorState", Some(Op::GetActorState)),
     ("GetActorReminder", Some(Op::GetActorReminder)),
-    ("ExecuteActorStateTransaction", Some(Op::ExecuteActorStateTransaction)),
+    (
+        "ExecuteActorStateTransaction",
+        Some(Op::ExecuteActorStateTransaction),
+    ),
     ("InvokeActor", Some(Op::InvokeActor)),
     ("SubscribeActorEventsAlpha1", None),
     ("GetConfigurationAlpha1", Some(Op::GetConfiguration)),
     ("GetConfiguration", Some(Op::GetConfiguration)),
-    ("SubscribeConfigurationAlpha1", Some(Op::SubscribeConfiguration)),
+    (
+        "SubscribeConfigurationAlpha1",
+        Some(Op::SubscribeConfiguration),
+    ),
     ("SubscribeConfiguration", Some(Op::SubscribeConfiguration)),
-    ("UnsubscribeConfigurationAlpha1", Some(Op::UnsubscribeConfiguration)),
-    ("UnsubscribeConfiguration", Some(Op::UnsubscribeConfiguration)),
+    (
+        "UnsubscribeConfigurationAlpha1",
+        Some(Op::UnsubscribeConfiguration),
+    ),
+    (
+        "UnsubscribeConfiguration",
+        Some(Op::UnsubscribeConfiguration),
+    ),
     ("TryLockAlpha1", Some(Op::TryLock)),
     ("UnlockAlpha1", Some(Op::Unlock)),
     ("EncryptAlpha1", Some(Op::Encrypt)),
@@ -102,9 +115,11 @@ pub static GRPC_METHODS: &[(&str, Option<Op>)] = &[
     ("ConverseAlpha2", Some(Op::Converse)),
 ];
 
-/// Runs one unary call.
-pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
-    let (service, method) = split_path(&call.path)?;
+/// Checks, before the request body is read, that the method exists and the
+/// API token (if required) is present: unknown service or method →
+/// `UNIMPLEMENTED` (grpc-go's messages), bad token → `UNAUTHENTICATED`.
+pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(), Status> {
+    let (service, method) = split_path(path)?;
     if service != DAPR_SERVICE {
         return Err(Status::new(
             GrpcCode::Unimplemented,
@@ -117,7 +132,12 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
             format!("unknown method {method} for service {service}"),
         ));
     }
-    check_token(ctx, &call)?;
+    check_token(ctx, metadata)
+}
+
+/// Runs one unary call that passed [`precheck`].
+pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
+    let (_, method) = split_path(&call.path)?;
     match method {
         "GetMetadata" => {
             let snapshot = metadata::snapshot(ctx);
@@ -157,7 +177,15 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
             let req: pb::DeleteStateRequest = decode(&call.message)?;
             let concurrency = concurrency(req.options.as_ref());
             let etag = req.etag.map(|e| e.value).filter(|v| !v.is_empty());
-            state::delete(ctx, &req.store_name, &req.key, etag, req.metadata, concurrency).await?;
+            state::delete(
+                ctx,
+                &req.store_name,
+                &req.key,
+                etag,
+                req.metadata,
+                concurrency,
+            )
+            .await?;
             Ok(Bytes::new())
         }
         "DeleteBulkState" => {
@@ -165,7 +193,15 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
             for st in req.states {
                 let concurrency = concurrency(st.options.as_ref());
                 let etag = st.etag.map(|e| e.value).filter(|v| !v.is_empty());
-                state::delete(ctx, &req.store_name, &st.key, etag, st.metadata, concurrency).await?;
+                state::delete(
+                    ctx,
+                    &req.store_name,
+                    &st.key,
+                    etag,
+                    st.metadata,
+                    concurrency,
+                )
+                .await?;
             }
             Ok(Bytes::new())
         }
@@ -233,7 +269,10 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
 /// A gRPC `StateItem` as a save: values are stored as the raw bytes sent.
 fn save_item(st: common::StateItem) -> Result<state::SaveItem, Status> {
     if st.key.is_empty() {
-        return Err(Status::new(GrpcCode::InvalidArgument, "state key cannot be empty"));
+        return Err(Status::new(
+            GrpcCode::InvalidArgument,
+            "state key cannot be empty",
+        ));
     }
     Ok(state::SaveItem {
         concurrency: concurrency(st.options.as_ref()),
@@ -256,15 +295,20 @@ fn concurrency(o: Option<&common::StateOptions>) -> Concurrency {
 fn split_path(path: &str) -> Result<(&str, &str), Status> {
     path.strip_prefix('/')
         .and_then(|p| p.split_once('/'))
-        .ok_or_else(|| Status::new(GrpcCode::Unimplemented, format!("malformed method name: {path:?}")))
+        .ok_or_else(|| {
+            Status::new(
+                GrpcCode::Unimplemented,
+                format!("malformed method name: {path:?}"),
+            )
+        })
 }
 
 /// `dapr-api-token` metadata, as Go: `Unauthenticated` with an ErrorInfo.
-fn check_token(ctx: &Ctx, call: &Call) -> Result<(), Status> {
+fn check_token(ctx: &Ctx, metadata: &HeaderMap) -> Result<(), Status> {
     let Some(token) = &ctx.shared.opts.api_token else {
         return Ok(());
     };
-    let given = call.metadata.get(API_TOKEN_HEADER).map(|v| v.as_bytes());
+    let given = metadata.get(API_TOKEN_HEADER).map(|v| v.as_bytes());
     if given.is_some_and(|g| super::constant_time_eq(g, token.as_bytes())) {
         return Ok(());
     }
@@ -280,7 +324,11 @@ fn check_token(ctx: &Ctx, call: &Call) -> Result<(), Status> {
     Err(Status {
         code: GrpcCode::Unauthenticated,
         message: "Unauthorized".into(),
-        details: Some(status_bytes(GrpcCode::Unauthenticated, "Unauthorized", Some(info))),
+        details: Some(status_bytes(
+            GrpcCode::Unauthenticated,
+            "Unauthorized",
+            Some(info),
+        )),
     })
 }
 
@@ -340,7 +388,11 @@ pub fn metadata_response(s: &metadata::Snapshot) -> pb::GetMetadataResponse {
                 capabilities: c.capabilities.clone(),
             })
             .collect(),
-        extended_metadata: s.extended.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        extended_metadata: s
+            .extended
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         http_endpoints: s
             .http_endpoints
             .iter()
@@ -351,12 +403,16 @@ pub fn metadata_response(s: &metadata::Snapshot) -> pb::GetMetadataResponse {
             protocol: s.app.protocol.to_string(),
             channel_address: s.app.channel_address.clone(),
             max_concurrency: s.app.max_concurrency,
-            health: s.app.health.as_ref().map(|h| pb::AppConnectionHealthProperties {
-                health_check_path: h.path.clone(),
-                health_probe_interval: h.interval.clone(),
-                health_probe_timeout: h.timeout.clone(),
-                health_threshold: h.threshold,
-            }),
+            health: s
+                .app
+                .health
+                .as_ref()
+                .map(|h| pb::AppConnectionHealthProperties {
+                    health_check_path: h.path.clone(),
+                    health_probe_interval: h.interval.clone(),
+                    health_probe_timeout: h.timeout.clone(),
+                    health_threshold: h.threshold,
+                }),
         }),
         actor_runtime: Some(pb::ActorRuntime {
             runtime_status: pb::actor_runtime::ActorRuntimeStatus::Disabled as i32,

@@ -7,6 +7,7 @@
 //! written down.
 
 pub mod error;
+pub mod grpc;
 pub mod health;
 pub mod metadata;
 pub mod router;

@@ -1,7 +1,9 @@
 //! The gRPC front end (`dapr.proto.runtime.v1.Dapr` over h2c).
 //!
-//! Only the status-code table exists so far; the server arrives with the
-//! gRPC API issue and dispatches through the same route table as HTTP.
+//! [`server`] serves one h2 stream per call (framing, compression,
+//! deadlines, trailers) and hands the request message to `api::grpc`,
+//! which runs the same building-block logic as the HTTP API.
 
 pub mod frame;
+pub mod server;
 pub mod status;

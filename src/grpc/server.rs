@@ -105,6 +105,8 @@ impl StreamHandler for GrpcApi {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
 
         let work = async {
+            // Method and token first: nothing is buffered for a call we refuse.
+            crate::api::grpc::precheck(&self.ctx, &path, &parts.headers)?;
             let message = read_unary(&mut body, self.max_message, gzip).await?;
             let recv = message.len() as u64;
             let call = Call {
@@ -118,7 +120,10 @@ impl StreamHandler for GrpcApi {
         let outcome = match deadline {
             Some(d) => match monoio::time::timeout(d, work).await {
                 Ok(r) => r,
-                Err(_) => Err(Status::new(GrpcCode::DeadlineExceeded, "context deadline exceeded")),
+                Err(_) => Err(Status::new(
+                    GrpcCode::DeadlineExceeded,
+                    "context deadline exceeded",
+                )),
             },
             None => work.await,
         };
@@ -146,7 +151,9 @@ impl StreamHandler for GrpcApi {
 
 fn is_grpc_content_type(ct: Option<&HeaderValue>) -> bool {
     ct.and_then(|v| v.to_str().ok()).is_some_and(|s| {
-        s == "application/grpc" || s.starts_with("application/grpc+") || s.starts_with("application/grpc;")
+        s == "application/grpc"
+            || s.starts_with("application/grpc+")
+            || s.starts_with("application/grpc;")
     })
 }
 
@@ -155,7 +162,8 @@ async fn read_unary(body: &mut RecvStream, max: usize, gzip: bool) -> Result<Byt
     let mut decoder = Decoder::new(max);
     let mut message = None;
     while let Some(chunk) = next_chunk(body).await {
-        let chunk = chunk.map_err(|e| Status::new(GrpcCode::Cancelled, format!("stream error: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| Status::new(GrpcCode::Cancelled, format!("stream error: {e}")))?;
         decoder.push(&chunk);
         while let Some(m) = decoder.next_message().map_err(frame_status)? {
             if message.is_some() {
@@ -169,7 +177,10 @@ async fn read_unary(body: &mut RecvStream, max: usize, gzip: bool) -> Result<Byt
     }
     decoder.finish().map_err(frame_status)?;
     let m = message.ok_or_else(|| {
-        Status::new(GrpcCode::Internal, "grpc: no request message received for a unary method")
+        Status::new(
+            GrpcCode::Internal,
+            "grpc: no request message received for a unary method",
+        )
     })?;
     if !m.compressed {
         return Ok(m.payload);
@@ -185,9 +196,17 @@ async fn read_unary(body: &mut RecvStream, max: usize, gzip: bool) -> Result<Byt
     flate2::read::GzDecoder::new(&m.payload[..])
         .take(max as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| Status::new(GrpcCode::Internal, format!("grpc: failed to decompress: {e}")))?;
+        .map_err(|e| {
+            Status::new(
+                GrpcCode::Internal,
+                format!("grpc: failed to decompress: {e}"),
+            )
+        })?;
     if out.len() > max {
-        return Err(frame_status(FrameError::TooLarge { len: out.len(), max }));
+        return Err(frame_status(FrameError::TooLarge {
+            len: out.len(),
+            max,
+        }));
     }
     Ok(Bytes::from(out))
 }
@@ -220,8 +239,12 @@ fn send_status(respond: &mut SendResponse<Bytes>, status: &Status) {
     let mut head = http::Response::new(());
     let h = head.headers_mut();
     h.insert(http::header::CONTENT_TYPE, GRPC_CONTENT_TYPE);
-    h.insert("grpc-status", HeaderValue::from(status.code.as_u8()));
-    let encoded = percent_encoding::utf8_percent_encode(&status.message, GRPC_MESSAGE_ESCAPE).to_string();
+    h.insert(
+        "grpc-status",
+        HeaderValue::from(u16::from(status.code.as_u8())),
+    );
+    let encoded =
+        percent_encoding::utf8_percent_encode(&status.message, GRPC_MESSAGE_ESCAPE).to_string();
     if let Ok(v) = HeaderValue::from_str(&encoded) {
         h.insert("grpc-message", v);
     }

@@ -39,6 +39,8 @@ const MAX_PENDING_RESETS: usize = 100;
 const STREAM_WINDOW: u32 = 1024 * 1024;
 /// Connection receive window.
 const CONN_WINDOW: u32 = 4 * 1024 * 1024;
+/// Framing overhead budgeted per concurrent stream.
+const DATA_FRAME_OVERHEAD: usize = 1024;
 
 /// What the connection loop calls for every stream.
 #[allow(async_fn_in_trait)] // thread-per-core: futures are intentionally !Send
@@ -60,6 +62,9 @@ where
         .max_header_list_size(limits.max_header_list)
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONN_WINDOW)
+        // Memory for buffered small DATA frames: enough for every allowed
+        // stream to have one in flight, still bounded (flood protection).
+        .data_frame_budget(limits.max_concurrent_streams as usize * DATA_FRAME_OVERHEAD)
         .handshake::<_, Bytes>(io);
     let mut conn = match handshake.await {
         Ok(c) => c,

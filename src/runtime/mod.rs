@@ -143,6 +143,8 @@ pub struct Handle {
     threads: Vec<JoinHandle<()>>,
     /// Bound HTTP API addresses.
     pub http_addrs: Vec<SocketAddr>,
+    /// Bound gRPC API addresses.
+    pub grpc_addrs: Vec<SocketAddr>,
     /// Bound public-port addresses (empty when `--dapr-public-port` is unset).
     pub public_addrs: Vec<SocketAddr>,
     /// Bound metrics addresses (empty when metrics are disabled).
@@ -153,6 +155,11 @@ impl Handle {
     /// The HTTP API port.
     pub fn http_port(&self) -> u16 {
         self.http_addrs.first().map_or(0, SocketAddr::port)
+    }
+
+    /// The gRPC API port.
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc_addrs.first().map_or(0, SocketAddr::port)
     }
 
     /// The metrics port, if metrics are enabled.
@@ -214,6 +221,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     let factories = Arc::new(Factories::build(&resources.components)?);
 
     let http = listener::bind("HTTP API", &opts.listen_addresses, opts.http_port, workers)?;
+    let grpc = listener::bind("gRPC API", &opts.listen_addresses, opts.grpc_port, workers)?;
     let public = match opts.public_port {
         Some(port) => {
             let hosts: Vec<String> = opts.public_listen_address.iter().cloned().collect();
@@ -251,6 +259,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         shared: shared.clone(),
         threads: Vec::with_capacity(workers),
         http_addrs: http.addrs.clone(),
+        grpc_addrs: grpc.addrs.clone(),
         public_addrs: public.as_ref().map(|b| b.addrs.clone()).unwrap_or_default(),
         metrics_addrs: metrics_listeners
             .as_ref()
@@ -260,6 +269,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     tracing::info!(
         workers,
         http = ?handle.http_addrs,
+        grpc = ?handle.grpc_addrs,
         public = ?handle.public_addrs,
         metrics = ?handle.metrics_addrs,
         "starting daprd {}",
@@ -267,11 +277,13 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     );
 
     let mut http_per_worker = http.per_worker.into_iter();
+    let mut grpc_per_worker = grpc.per_worker.into_iter();
     let mut public_per_worker = public.map(|b| b.per_worker.into_iter());
     let mut metrics_per_worker = metrics_listeners.map(|b| b.per_worker.into_iter());
     for index in 0..workers {
         let sockets = worker::Sockets {
             http: http_per_worker.next().unwrap_or_default(),
+            grpc: grpc_per_worker.next().unwrap_or_default(),
             public: public_per_worker
                 .as_mut()
                 .and_then(Iterator::next)

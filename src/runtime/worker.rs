@@ -19,6 +19,7 @@ use super::shutdown::Drain;
 use super::{Driver, Shared, Tuning};
 use crate::api::state::{key_prefix, StoreRef};
 use crate::api::{Components, Ctx, HttpApi, Surface};
+use crate::grpc::server::GrpcApi;
 use crate::http::h1::{self, Limits, Service};
 use crate::http::h2::{H2Limits, HttpOverH2};
 use crate::http::message::{Request, Response};
@@ -32,6 +33,8 @@ const URING_ENTRIES: u32 = 1024;
 pub struct Sockets {
     /// HTTP API sockets.
     pub http: Vec<std::net::TcpListener>,
+    /// gRPC API sockets.
+    pub grpc: Vec<std::net::TcpListener>,
     /// Public-port sockets.
     pub public: Vec<std::net::TcpListener>,
     /// Metrics sockets.
@@ -146,6 +149,15 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
                 h2_limits.clone(),
                 drain.clone(),
             )
+        });
+    }
+    // gRPC API: h2c only.
+    {
+        let grpc = Rc::new(GrpcApi::new(ctx.clone(), limits.max_body));
+        let (h2_limits, drain) = (h2_limits.clone(), drain.clone());
+        spawn_accept_loops(sockets.grpc, &drain.clone(), move |stream| {
+            let (grpc, h2_limits, drain) = (grpc.clone(), h2_limits.clone(), drain.clone());
+            async move { crate::http::h2::serve(stream, &h2_limits, grpc, &drain).await }
         });
     }
     {

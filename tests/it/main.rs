@@ -8,9 +8,11 @@
 mod harness;
 
 mod cli;
+mod grpc;
 mod health;
 mod http_server;
 mod lifecycle;
 mod metadata;
 mod metrics;
+mod proto_bootstrap;
 mod state;

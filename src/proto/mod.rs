@@ -1,0 +1,40 @@
+//! Generated protobuf types (prost) for the protos under `proto/`.
+//!
+//! The code in `gen/` is generated from our `.proto` files with the pure-Rust
+//! `protox` compiler and `prost-build` (no system `protoc`) and committed, so
+//! a normal build needs neither. `gen/descriptor.bin` is the compiled
+//! `FileDescriptorSet` (for gRPC server reflection). See `proto/UPSTREAM.md`.
+
+#![allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+
+/// Dapr's packages.
+pub mod dapr {
+    /// `dapr.proto.*`
+    pub mod proto {
+        /// `dapr.proto.common.*`
+        pub mod common {
+            /// `dapr.proto.common.v1`
+            pub mod v1 {
+                include!("gen/dapr.proto.common.v1.rs");
+            }
+        }
+        /// `dapr.proto.runtime.*`
+        pub mod runtime {
+            /// `dapr.proto.runtime.v1`
+            pub mod v1 {
+                include!("gen/dapr.proto.runtime.v1.rs");
+            }
+        }
+    }
+}
+
+/// Google's packages.
+pub mod google {
+    /// `google.rpc`
+    pub mod rpc {
+        include!("gen/google.rpc.rs");
+    }
+}
+
+/// The compiled `FileDescriptorSet` of every proto file.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/descriptor.bin");
