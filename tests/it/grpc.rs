@@ -223,6 +223,17 @@ fn a_thousand_concurrent_streams_on_one_connection() {
 
 // === raw h2 client ===
 
+/// The types of the HTTP/2 frames in `buf` (9-byte headers, 24-bit lengths).
+fn frame_types(mut buf: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while buf.len() >= 9 {
+        let len = (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
+        types.push(buf[3]);
+        buf = &buf[(9 + len).min(buf.len())..];
+    }
+    types
+}
+
 fn frame(msg: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(5 + msg.len());
     b.put_u8(0);
@@ -287,4 +298,110 @@ async fn read_grpc(resp: http::Response<h2::RecvStream>) -> (u32, String, Option
     let (s, m) = status_of(&trailers).expect("grpc-status trailer");
     let msg = (data.len() >= 5).then(|| data.freeze().slice(5..));
     (s, m, msg)
+}
+
+#[test]
+fn malformed_h2_frames_close_only_that_connection() {
+    use std::io::{Read, Write};
+    let (_d, addr) = start_with_grpc(&[], &[]);
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap(); // empty SETTINGS
+                                                        // HEADERS on stream 1 whose HPACK block is garbage.
+    s.write_all(&[0, 0, 4, 1, 0x05, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf); // the server answers GOAWAY and closes
+    assert!(
+        frame_types(&buf).contains(&7),
+        "expected a GOAWAY, got {buf:?}"
+    );
+    // A frame larger than the peer allows.
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    s.write_all(&[0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1]).unwrap();
+    let _ = s.read_to_end(&mut Vec::new());
+    rt().block_on(async {
+        let (status, _, _) = raw_call(
+            addr,
+            "/dapr.proto.runtime.v1.Dapr/GetMetadata",
+            &[],
+            &frame(&[]),
+        )
+        .await;
+        assert_eq!(status, 0, "a new connection is served");
+    });
+}
+
+#[test]
+fn slow_reader_of_a_large_response_does_not_block_others() {
+    let res = resources();
+    let (_d, addr) = start_with_grpc(&["--resources-path", &res], &[]);
+    rt().block_on(async {
+        use daprd::proto::dapr::proto::runtime::v1 as pb;
+        let mut c = sdk(addr).await;
+        for i in 0..3 {
+            c.save_state(
+                "statestore",
+                &format!("big{i}"),
+                vec![b'a' + i as u8; 1 << 20],
+                None,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        }
+        // A client with a 1 KiB window that reads slowly.
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::Builder::new()
+            .initial_window_size(1024)
+            .handshake::<_, Bytes>(tcp)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let req = pb::GetBulkStateRequest {
+            store_name: "statestore".into(),
+            keys: vec!["big0".into(), "big1".into(), "big2".into()],
+            ..Default::default()
+        };
+        let mut client = client.ready().await.unwrap();
+        let (resp, mut send) = client
+            .send_request(
+                grpc_request("/dapr.proto.runtime.v1.Dapr/GetBulkState", &[]),
+                false,
+            )
+            .unwrap();
+        send.send_data(frame(&req.encode_to_vec()), true).unwrap();
+        let mut body = resp.await.unwrap().into_body();
+        let first = body.data().await.unwrap().unwrap();
+        assert!(!first.is_empty());
+        // While it stalls, other calls are answered.
+        for _ in 0..20 {
+            let (status, _, _) = raw_call(
+                addr,
+                "/dapr.proto.runtime.v1.Dapr/GetMetadata",
+                &[],
+                &frame(&[]),
+            )
+            .await;
+            assert_eq!(status, 0);
+        }
+        // Now read the rest; every byte arrives.
+        let mut data = BytesMut::from(&first[..]);
+        let _ = body.flow_control().release_capacity(first.len());
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            data.extend_from_slice(&chunk);
+        }
+        let trailers = body.trailers().await.unwrap().unwrap();
+        assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+        let out = pb::GetBulkStateResponse::decode(&data[5..]).unwrap();
+        assert_eq!(out.items.len(), 3);
+        assert!(out.items.iter().all(|i| i.data.len() == 1 << 20));
+        assert_eq!(out.items[2].data[0], b'c');
+    });
 }
