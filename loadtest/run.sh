@@ -5,7 +5,8 @@
 #   loadtest/run.sh            # DURATION=10 CONNS=64 REPEATS=3
 #   DURATION=5 REPEATS=1 loadtest/run.sh
 #
-# Needs: wrk, nginx (Debian: apt-get install wrk nginx-light), python3.
+# Needs: wrk, nginx (Debian: apt-get install wrk nginx-light), python3;
+# h2load (apt-get install nghttp2-client) for the gRPC rows.
 # Writes loadtest/results/<date>-<sha>.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,9 +45,10 @@ NGINX_PID=$(cat "$WORK/nginx.pid")
 PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/" 200
 
-start_daprd() { # workers -> sets DAPRD_PID, DAPRD_PORT
+start_daprd() { # workers -> sets DAPRD_PID, DAPRD_PORT, DAPRD_GRPC_PORT
   DAPRD_PORT=$(free_port)
-  "$BIN" --app-id loadtest --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$(free_port)" \
+  DAPRD_GRPC_PORT=$(free_port)
+  "$BIN" --app-id loadtest --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$DAPRD_GRPC_PORT" \
     --metrics-port "$(free_port)" --metrics-listen-address 127.0.0.1 --dapr-listen-addresses 127.0.0.1 \
     --resources-path examples/resources --log-level info --workers "$1" > "$WORK/daprd.log" 2>&1 &
   DAPRD_PID=$!
@@ -86,6 +88,22 @@ PY
 row "GET /v1.0/healthz (204)" "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
 row "GET /v1.0/metadata (~400 B JSON)" "http://127.0.0.1:$DAPRD_PORT/v1.0/metadata" "http://127.0.0.1:$NGINX_PORT/json" "nginx static JSON"
 row "GET /v1.0/state (in-memory)" "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore/order-1" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
+# gRPC vs HTTP/1.1 for the same operation, one load generator (h2load) for both.
+GRPC_ROWS=()
+if command -v h2load >/dev/null; then
+  printf '\0\0\0\0\0' > "$WORK/empty.grpc"   # one empty gRPC message
+  h2run() { # args... -> req/s (median of REPEATS)
+    for _ in $(seq 1 "$REPEATS"); do
+      h2load -D "$DURATION" -c 16 -m 10 -t "$THREADS" "$@" 2>/dev/null | awk '/^finished in/ {print $4}'
+    done | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
+  }
+  H1=$(h2run --h1 "http://127.0.0.1:$DAPRD_PORT/v1.0/metadata")
+  G=$(h2run -d "$WORK/empty.grpc" -H 'content-type: application/grpc' -H 'te: trailers' \
+      "http://127.0.0.1:$DAPRD_GRPC_PORT/dapr.proto.runtime.v1.Dapr/GetMetadata")
+  GRPC_ROWS+=("| GetMetadata: gRPC (h2c, 16 conns x 10 streams) vs HTTP/1.1 GET /v1.0/metadata (16 conns, pipelined 10) | $G | $H1 | $(python3 -c "print(f'{$G/$H1:.2f}x')") |")
+else
+  GRPC_ROWS+=("| gRPC scenarios skipped: h2load not installed (apt-get install nghttp2-client) | | | |")
+fi
 LOADED_RSS=$(rss_kib "$DAPRD_PID")
 stop_daprd
 
@@ -109,6 +127,10 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo "|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
+  echo "| scenario (h2load -D $DURATION) | gRPC req/s | HTTP/1.1 req/s | ratio |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${GRPC_ROWS[@]}"
+  echo
   echo "| measure | value |"
   echo "|---|---|"
   echo "| RSS idle (2 workers, in-memory components) | ${IDLE_RSS} KiB |"
@@ -116,6 +138,6 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo "| start → healthz/outbound 204 (median of 10) | ${STARTUP_MS} ms |"
   echo "| healthz req/s, 1 worker → 2 workers | ${ONE} → ${TWO} ($(python3 -c "print(f'{$TWO/$ONE:.2f}x')")) |"
   echo
-  echo "Later: invoke vs nginx/haproxy proxying (T1/T2), gRPC GetState via h2load (T7), Redis (T8)."
+  echo "Later: invoke vs nginx/haproxy proxying (T1/T2), Redis (T8)."
 } > "$OUT"
 cat "$OUT"
