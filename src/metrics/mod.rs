@@ -168,25 +168,25 @@ impl Metrics {
             );
             histogram(&mut out, GRPC_LATENCY, &labels, &LATENCY_BUCKETS_MS, lat);
         }
-        header(
-            &mut out,
-            GRPC_RECEIVED_BYTES,
-            "histogram",
-            "Distribution of received bytes per RPC, by method.",
-        );
-        for (m, (recv, _)) in &grpc_bytes {
-            let labels = format!("{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\"", escape(m));
-            histogram(&mut out, GRPC_RECEIVED_BYTES, &labels, &SIZE_BUCKETS, recv);
-        }
-        header(
-            &mut out,
-            GRPC_SENT_BYTES,
-            "histogram",
-            "Distribution of total sent bytes per RPC, by method.",
-        );
-        for (m, (_, sent)) in &grpc_bytes {
-            let labels = format!("{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\"", escape(m));
-            histogram(&mut out, GRPC_SENT_BYTES, &labels, &SIZE_BUCKETS, sent);
+        type Pick = fn(&(Sizes, Sizes)) -> &Sizes;
+        let families: [(&str, &str, Pick); 2] = [
+            (
+                GRPC_RECEIVED_BYTES,
+                "Distribution of received bytes per RPC, by method.",
+                |b| &b.0,
+            ),
+            (
+                GRPC_SENT_BYTES,
+                "Distribution of total sent bytes per RPC, by method.",
+                |b| &b.1,
+            ),
+        ];
+        for (name, help, pick) in families {
+            header(&mut out, name, "histogram", help);
+            for (m, bytes) in &grpc_bytes {
+                let labels = format!("{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\"", escape(m));
+                histogram(&mut out, name, &labels, &SIZE_BUCKETS, pick(bytes));
+            }
         }
 
         header(
