@@ -14,7 +14,7 @@ use http::HeaderMap;
 use prost::Message;
 
 use super::error::ApiError;
-use super::routes::Op;
+use super::routes::{Op, ROUTES};
 use super::{metadata, state, Ctx, API_TOKEN_HEADER};
 use crate::components::state::Concurrency;
 use crate::grpc::server::{Call, Reply, Status};
@@ -126,10 +126,20 @@ pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(), Statu
             format!("unknown service {service}"),
         ));
     }
-    if !GRPC_METHODS.iter().any(|(m, _)| *m == method) {
+    let Some((_, op)) = GRPC_METHODS.iter().find(|(m, _)| *m == method) else {
         return Err(Status::new(
             GrpcCode::Unimplemented,
             format!("unknown method {method} for service {service}"),
+        ));
+    };
+    let group = op
+        .and_then(|op| ROUTES.iter().find(|r| r.op == op))
+        .map(|r| r.group.name());
+    if !ctx.shared.api_rules.grpc_allows(method, group) {
+        // Go: ErrorFromHTTPResponseCode(501, …) → UNIMPLEMENTED.
+        return Err(Status::new(
+            GrpcCode::Unimplemented,
+            "requested endpoint is not available",
         ));
     }
     check_token(ctx, metadata)

@@ -92,7 +92,9 @@ impl Service for HttpApi {
         // `Uri` is `Bytes`-backed: the clone lets the route borrow the path while `req` moves on.
         let uri = req.uri.clone();
         let path = router::clean_path(uri.path());
-        let matched = router::find(&method, &path);
+        // Routes the Configuration's API lists exclude do not exist (Go does not register them).
+        let matched =
+            router::find(&method, &path).filter(|m| self.ctx.shared.api_rules.http_allows(m.route));
 
         let resp = match &matched {
             Some(m) if self.surface == Surface::Public && !routes::is_public(m.route.op) => {

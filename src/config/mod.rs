@@ -10,6 +10,7 @@
 //! after this, from the paths in [`Options::resources_paths`] and
 //! [`Options::config_paths`].
 
+pub mod configuration;
 pub mod flags;
 pub mod options;
 pub mod resources;

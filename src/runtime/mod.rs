@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::components::registry::Factories;
+use crate::config::configuration::{self, ApiRules};
 use crate::config::{resources, Options};
 use crate::metrics::Metrics;
 use crate::net::listener::{self, ListenError};
@@ -86,6 +87,9 @@ pub enum StartupError {
     /// A resource file is invalid.
     #[error(transparent)]
     Resources(#[from] resources::LoadError),
+    /// A Configuration file is invalid.
+    #[error(transparent)]
+    Configuration(#[from] configuration::ConfigFileError),
     /// A component cannot be built.
     #[error(transparent)]
     Registry(#[from] crate::components::registry::RegistryError),
@@ -118,6 +122,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Component factories, instantiated on every worker.
     pub factories: Arc<Factories>,
+    /// Configuration `spec.api` allow/deny lists.
+    pub api_rules: ApiRules,
     /// Whether to log one line per API call.
     pub api_logging: bool,
     /// When start-up began.
@@ -219,6 +225,10 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         },
     )?;
     let factories = Arc::new(Factories::build(&resources.components)?);
+    let configuration = configuration::load(&opts.config_paths, &env)?;
+    if !configuration.api.is_empty() {
+        tracing::info!("API allow/deny lists from the Configuration are in effect");
+    }
 
     let http = listener::bind("HTTP API", &opts.listen_addresses, opts.http_port, workers)?;
     let grpc = listener::bind("gRPC API", &opts.listen_addresses, opts.grpc_port, workers)?;
@@ -249,6 +259,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         attributes: DashMap::new(),
         metrics,
         factories,
+        api_rules: configuration.api,
         api_logging,
         started,
         initialized_logged: AtomicBool::new(false),

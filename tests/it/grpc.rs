@@ -389,3 +389,37 @@ fn slow_reader_of_a_large_response_does_not_block_others() {
         assert_eq!(out.items[2].data[0], b'c');
     });
 }
+
+#[test]
+fn configuration_api_lists_apply_to_both_protocols() {
+    let dir = std::env::temp_dir().join(format!("daprd-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(
+        &cfg,
+        "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: appconfig\nspec:\n  api:\n    denied:\n    - name: metadata\n      version: v1\n      protocol: http\n    - name: state\n      version: v1\n      protocol: grpc\n",
+    )
+    .unwrap();
+    let res = resources();
+    let cfg_s = cfg.display().to_string();
+    let (d, addr) = start_with_grpc(&["--resources-path", &res, "--config", &cfg_s], &[]);
+    // HTTP: the denied route does not exist (falls through, as an unknown path).
+    let r = get(d.http, "/v1.0/metadata");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["errorCode"], "ERR_DIRECT_INVOKE");
+    assert_eq!(get(d.http, "/v1.0/healthz").status, 204);
+    assert_eq!(get(d.http, "/v1.0/state/statestore/k").status, 204);
+    rt().block_on(async {
+        let (status, msg, _) = raw_call(
+            addr,
+            "/dapr.proto.runtime.v1.Dapr/GetState",
+            &[],
+            &frame(&[]),
+        )
+        .await;
+        assert_eq!(status, 12);
+        assert_eq!(msg, "requested endpoint is not available");
+        assert_eq!(metadata_status(addr).await, 0);
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
