@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::state::in_memory::InMemoryFactory;
+use super::state::redis::RedisStateFactory;
 use super::state::StateStoreDyn;
 use super::Metadata;
 use crate::config::resources::{Component, MetadataValue};
@@ -18,6 +19,8 @@ use crate::config::resources::{Component, MetadataValue};
 pub enum Factory {
     /// `state.in-memory`
     InMemoryState(InMemoryFactory),
+    /// `state.redis`
+    RedisState(RedisStateFactory),
 }
 
 /// A component the registry does not know, or cannot build.
@@ -34,6 +37,20 @@ pub enum RegistryError {
         kind: String,
         /// `spec.version`.
         version: String,
+    },
+    /// The component rejected its metadata or could not reach its backend.
+    #[error("{file}: component {name:?} ({kind}/{version}): initialization failed: {message}")]
+    Init {
+        /// Source file.
+        file: String,
+        /// Component name.
+        name: String,
+        /// `spec.type`.
+        kind: String,
+        /// `spec.version`.
+        version: String,
+        /// What went wrong.
+        message: String,
     },
     /// A `secretKeyRef` cannot be resolved (no secret stores yet).
     #[error("{file}: component {name:?}: metadata {item:?} uses secretKeyRef {secret:?}, but secret stores are not supported yet")]
@@ -74,8 +91,21 @@ pub struct Factories {
 fn build_factory(c: &Component, metadata: &Metadata) -> Result<Option<Factory>, RegistryError> {
     Ok(match (c.kind.as_str(), c.version.as_str()) {
         ("state.in-memory", "v1") => Some(Factory::InMemoryState(InMemoryFactory::new(metadata))),
+        ("state.redis", "v1") => Some(Factory::RedisState(
+            RedisStateFactory::new(metadata).map_err(|message| init_error(c, message))?,
+        )),
         _ => None,
     })
+}
+
+fn init_error(c: &Component, message: String) -> RegistryError {
+    RegistryError::Init {
+        file: c.source.display().to_string(),
+        name: c.name.clone(),
+        kind: c.kind.clone(),
+        version: c.version.clone(),
+        message,
+    }
 }
 
 impl Factories {
@@ -125,6 +155,9 @@ impl Factories {
         for r in &self.components {
             match &r.factory {
                 Factory::InMemoryState(f) => {
+                    store.state.insert(r.name.clone(), Rc::new(f.build()));
+                }
+                Factory::RedisState(f) => {
                     store.state.insert(r.name.clone(), Rc::new(f.build()));
                 }
             }

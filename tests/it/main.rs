@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod harness;
+mod services;
 
 mod cli;
 mod grpc;
@@ -16,3 +17,4 @@ mod metadata;
 mod metrics;
 mod proto_bootstrap;
 mod state;
+mod state_redis;

@@ -8,6 +8,7 @@
 //! every `StateStore` at the cost of one boxed future per call.
 
 pub mod in_memory;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -1,0 +1,384 @@
+//! A worker's Redis connection: one TCP connection, pipelined.
+//!
+//! Callers hand [`Client::send`] a batch of encoded commands and await its
+//! replies. A writer task coalesces every batch queued since its last write
+//! into one `write`; a reader task decodes replies (zero-copy, `Bytes`
+//! views of its read buffer) and hands them out in order. Replies are
+//! matched to batches by position, as RESP requires.
+//!
+//! Failure handling: when the connection breaks, every waiting batch fails
+//! with [`ErrorKind::Unavailable`] and the next call dials again (at most
+//! one dial at a time per worker, and no new dial within [`HOLD_OFF`] of a
+//! failed one, so a dead Redis costs one error per request, not one
+//! connect). A batch that times out marks its connection dead too: a
+//! silent peer must not keep the worker waiting forever.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use local_sync::mpsc::unbounded;
+use local_sync::oneshot;
+use local_sync::semaphore::Semaphore;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
+use monoio::net::TcpStream;
+use redis_protocol::resp2::decode::decode_bytes_mut;
+
+use super::{error_text, Frame, Settings};
+
+/// How long after a failed dial calls fail fast instead of dialling again.
+pub const HOLD_OFF: Duration = Duration::from_millis(200);
+
+const READ_RESERVE: usize = 16 * 1024;
+
+/// Why a call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// No connection (refused, reset, closed).
+    Unavailable,
+    /// No reply within the read timeout.
+    Timeout,
+    /// Redis sent something that is not RESP.
+    Protocol,
+}
+
+/// A failed call.
+#[derive(Clone, Debug)]
+pub struct Error {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened, naming the Redis address.
+    pub message: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+type Reply = Result<Vec<Frame>, Error>;
+
+/// Commands sent together, and where their replies go.
+struct Batch {
+    bytes: BytesMut,
+    replies: usize,
+    done: oneshot::Sender<Reply>,
+}
+
+/// A batch whose commands are on the wire.
+struct Waiter {
+    replies: usize,
+    frames: Vec<Frame>,
+    done: oneshot::Sender<Reply>,
+}
+
+/// State the two connection tasks share.
+struct Wire {
+    host: String,
+    dead: Cell<bool>,
+    waiting: RefCell<VecDeque<Waiter>>,
+}
+
+impl Wire {
+    /// Marks the connection dead and fails everything in flight.
+    fn fail(&self, kind: ErrorKind, why: &str) {
+        self.dead.set(true);
+        let err = Error {
+            kind,
+            message: format!("redis at {} is unreachable: {why}", self.host),
+        };
+        for w in self.waiting.borrow_mut().drain(..) {
+            let _ = w.done.send(Err(err.clone()));
+        }
+    }
+}
+
+/// One live connection. Dropping it stops both tasks.
+struct Conn {
+    tx: unbounded::Tx<Batch>,
+    wire: Rc<Wire>,
+    /// Dropped with the connection; the reader watches it.
+    _alive: oneshot::Receiver<()>,
+}
+
+/// A worker's handle on one Redis server.
+pub struct Client {
+    settings: Arc<Settings>,
+    conn: RefCell<Option<Rc<Conn>>>,
+    dialing: Semaphore,
+    last_failure: RefCell<Option<(Instant, Error)>>,
+}
+
+impl Client {
+    /// A client that dials on first use.
+    pub fn new(settings: Arc<Settings>) -> Self {
+        Self {
+            settings,
+            conn: RefCell::new(None),
+            dialing: Semaphore::new(1),
+            last_failure: RefCell::new(None),
+        }
+    }
+
+    /// The server address, for messages.
+    pub fn host(&self) -> &str {
+        &self.settings.host
+    }
+
+    /// Sends `bytes` (`replies` encoded commands) and returns their replies
+    /// in order. Error replies are returned as frames, not as `Err`.
+    pub async fn send(&self, bytes: BytesMut, replies: usize) -> Reply {
+        let conn = self.connection().await?;
+        let (done, rx) = oneshot::channel();
+        if conn
+            .tx
+            .send(Batch {
+                bytes,
+                replies,
+                done,
+            })
+            .is_err()
+        {
+            conn.wire.dead.set(true);
+            return Err(self.unavailable("connection closed"));
+        }
+        let wire = conn.wire.clone();
+        drop(conn);
+        match monoio::time::timeout(self.settings.read_timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(self.unavailable("connection closed")),
+            Err(_) => {
+                // The connection may be wedged; the next call dials anew.
+                wire.dead.set(true);
+                Err(Error {
+                    kind: ErrorKind::Timeout,
+                    message: format!(
+                        "redis at {} did not answer within {:?}",
+                        self.settings.host, self.settings.read_timeout
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Sends one command and returns its reply.
+    pub async fn call(&self, command: BytesMut) -> Result<Frame, Error> {
+        let mut frames = self.send(command, 1).await?;
+        frames.pop().ok_or_else(|| self.unavailable("no reply"))
+    }
+
+    fn unavailable(&self, why: &str) -> Error {
+        Error {
+            kind: ErrorKind::Unavailable,
+            message: format!("redis at {} is unreachable: {why}", self.settings.host),
+        }
+    }
+
+    fn live(&self) -> Option<Rc<Conn>> {
+        self.conn
+            .borrow()
+            .as_ref()
+            .filter(|c| !c.wire.dead.get())
+            .cloned()
+    }
+
+    async fn connection(&self) -> Result<Rc<Conn>, Error> {
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
+        let _permit = self
+            .dialing
+            .acquire()
+            .await
+            .map_err(|_| self.unavailable("client closed"))?;
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
+        if let Some((at, err)) = &*self.last_failure.borrow() {
+            if at.elapsed() < HOLD_OFF {
+                return Err(err.clone());
+            }
+        }
+        self.conn.borrow_mut().take();
+        match self.dial().await {
+            Ok(c) => {
+                let c = Rc::new(c);
+                *self.conn.borrow_mut() = Some(c.clone());
+                self.last_failure.borrow_mut().take();
+                Ok(c)
+            }
+            Err(e) => {
+                *self.last_failure.borrow_mut() = Some((Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    async fn dial(&self) -> Result<Conn, Error> {
+        let addr = resolve(&self.settings.host).map_err(|e| self.unavailable(&e))?;
+        let stream =
+            match monoio::time::timeout(self.settings.dial_timeout, TcpStream::connect_addr(addr))
+                .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(self.unavailable(&e.to_string())),
+                Err(_) => return Err(self.unavailable("dial timed out")),
+            };
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let wire = Rc::new(Wire {
+            host: self.settings.host.clone(),
+            dead: Cell::new(false),
+            waiting: RefCell::new(VecDeque::new()),
+        });
+        let (tx, rx) = unbounded::channel();
+        let (alive_tx, alive_rx) = oneshot::channel();
+        monoio::spawn(write_loop(rx, wr, wire.clone()));
+        monoio::spawn(read_loop(rd, wire.clone(), alive_tx));
+        let conn = Conn {
+            tx,
+            wire,
+            _alive: alive_rx,
+        };
+        self.handshake(&conn).await?;
+        Ok(conn)
+    }
+
+    /// AUTH / SELECT on a fresh connection; a refusal is an error.
+    async fn handshake(&self, conn: &Conn) -> Result<(), Error> {
+        let cmds = self.settings.handshake();
+        if cmds.is_empty() {
+            return Ok(());
+        }
+        let mut bytes = BytesMut::new();
+        for c in &cmds {
+            bytes.extend_from_slice(c);
+        }
+        let (done, rx) = oneshot::channel();
+        let _ = conn.tx.send(Batch {
+            bytes,
+            replies: cmds.len(),
+            done,
+        });
+        let frames = match monoio::time::timeout(self.settings.read_timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            _ => return Err(self.unavailable("no answer to AUTH/SELECT")),
+        };
+        match frames.iter().find_map(error_text) {
+            Some(e) => Err(self.unavailable(&format!("session refused: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn resolve(host: &str) -> Result<SocketAddr, String> {
+    // Only on (re)connect; names such as `localhost` resolve from /etc/hosts.
+    host.to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))
+}
+
+async fn write_loop(
+    mut rx: unbounded::Rx<Batch>,
+    mut wr: OwnedWriteHalf<TcpStream>,
+    wire: Rc<Wire>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut out = first.bytes;
+        let mut batches = vec![(first.replies, first.done)];
+        while let Ok(b) = rx.try_recv() {
+            out.extend_from_slice(&b.bytes);
+            batches.push((b.replies, b.done));
+        }
+        if wire.dead.get() {
+            let err = Error {
+                kind: ErrorKind::Unavailable,
+                message: format!("redis at {} is unreachable: connection lost", wire.host),
+            };
+            for (_, done) in batches {
+                let _ = done.send(Err(err.clone()));
+            }
+            continue;
+        }
+        wire.waiting
+            .borrow_mut()
+            .extend(batches.into_iter().map(|(replies, done)| Waiter {
+                replies,
+                frames: Vec::with_capacity(replies),
+                done,
+            }));
+        let (res, _) = wr.write_all(out).await;
+        if let Err(e) = res {
+            wire.fail(ErrorKind::Unavailable, &e.to_string());
+        }
+    }
+}
+
+async fn read_loop(
+    mut rd: OwnedReadHalf<TcpStream>,
+    wire: Rc<Wire>,
+    mut alive: oneshot::Sender<()>,
+) {
+    let mut buf = BytesMut::with_capacity(READ_RESERVE);
+    loop {
+        loop {
+            match decode_bytes_mut(&mut buf) {
+                Ok(Some((frame, _, _))) => {
+                    if !deliver(&wire, frame) {
+                        wire.fail(ErrorKind::Protocol, "unexpected reply");
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    wire.fail(ErrorKind::Protocol, &format!("malformed reply: {e}"));
+                    return;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < READ_RESERVE {
+            buf.reserve(READ_RESERVE);
+        }
+        let (len, cap) = (buf.len(), buf.capacity());
+        let owned = std::mem::take(&mut buf);
+        let (res, slice) = monoio::select! {
+            r = rd.read(owned.slice_mut(len..cap)) => r,
+            _ = alive.closed() => return,
+        };
+        buf = slice.into_inner();
+        match res {
+            Ok(0) => {
+                wire.fail(ErrorKind::Unavailable, "connection closed by server");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                wire.fail(ErrorKind::Unavailable, &e.to_string());
+                return;
+            }
+        }
+    }
+}
+
+/// Gives `frame` to the oldest waiting batch; false if nobody waits.
+fn deliver(wire: &Wire, frame: Frame) -> bool {
+    let mut waiting = wire.waiting.borrow_mut();
+    let Some(w) = waiting.front_mut() else {
+        return false;
+    };
+    w.frames.push(frame);
+    if w.frames.len() == w.replies {
+        if let Some(w) = waiting.pop_front() {
+            let _ = w.done.send(Ok(w.frames));
+        }
+    }
+    true
+}
