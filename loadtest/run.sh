@@ -45,12 +45,33 @@ NGINX_PID=$(cat "$WORK/nginx.pid")
 PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/" 200
 
+# Components: the in-memory defaults, plus state.redis ("redisstore") when
+# the machine's Redis answers (T8).
+mkdir -p "$WORK/components"
+cp examples/resources/*.yaml "$WORK/components/"
+REDIS=no
+if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  REDIS=yes
+  cat > "$WORK/components/redisstore.yaml" <<'YAML'
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: redisstore
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+  - name: redisHost
+    value: 127.0.0.1:6379
+YAML
+fi
+
 start_daprd() { # workers -> sets DAPRD_PID, DAPRD_PORT, DAPRD_GRPC_PORT
   DAPRD_PORT=$(free_port)
   DAPRD_GRPC_PORT=$(free_port)
   "$BIN" --app-id loadtest --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$DAPRD_GRPC_PORT" \
     --metrics-port "$(free_port)" --metrics-listen-address 127.0.0.1 --dapr-listen-addresses 127.0.0.1 \
-    --resources-path examples/resources --log-level info --workers "$1" > "$WORK/daprd.log" 2>&1 &
+    --resources-path "$WORK/components" --log-level info --workers "$1" > "$WORK/daprd.log" 2>&1 &
   DAPRD_PID=$!
   PIDS+=("$DAPRD_PID")
   wait_http "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" 204
@@ -70,6 +91,10 @@ start_daprd 0
 IDLE_RSS=$(rss_kib "$DAPRD_PID")
 curl -s -X POST -H 'content-type: application/json' -d '[{"key":"order-1","value":{"id":1,"item":"book"}}]' \
   "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore" >/dev/null
+if [ "$REDIS" = yes ]; then
+  curl -s -X POST -H 'content-type: application/json' -d '[{"key":"order-1","value":{"id":1,"item":"book"}}]' \
+    "http://127.0.0.1:$DAPRD_PORT/v1.0/state/redisstore" >/dev/null
+fi
 wrk -t1 -c4 -d1s "http://127.0.0.1:$NGINX_PORT/" >/dev/null   # warm-up
 wrk -t1 -c4 -d1s "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" >/dev/null
 
@@ -88,6 +113,22 @@ PY
 row "GET /v1.0/healthz (204)" "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
 row "GET /v1.0/metadata (~400 B JSON)" "http://127.0.0.1:$DAPRD_PORT/v1.0/metadata" "http://127.0.0.1:$NGINX_PORT/json" "nginx static JSON"
 row "GET /v1.0/state (in-memory)" "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore/order-1" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
+# T8: a Redis read through the sidecar vs redis-benchmark's GET straight to
+# Redis, both with $CONNS connections.
+if [ "$REDIS" = yes ] && command -v redis-benchmark >/dev/null; then
+  d=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/state/redisstore/order-1")
+  rb=$(for _ in $(seq 1 "$REPEATS"); do
+         redis-benchmark -h 127.0.0.1 -p 6379 -t get -c "$CONNS" -n 300000 --csv 2>/dev/null | awk -F'"' '/"GET"/ {print $4}'
+       done | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')
+  ROWS+=("$(python3 - "$d" "$rb" <<'PY'
+import sys
+d, rb = sys.argv[1].split(), float(sys.argv[2])
+print(f"| GET /v1.0/state (state.redis, HGETALL) | {float(d[0]):,.0f} | redis-benchmark -t get -c same: {rb:,.0f} | {float(d[0])/rb:.2f}x | {float(d[1]):.0f} / {float(d[2]):.0f} | |")
+PY
+)")
+else
+  ROWS+=("| state.redis skipped: no Redis at 127.0.0.1:6379 or no redis-benchmark | | | | | |")
+fi
 # gRPC vs HTTP/1.1 for the same operation, one load generator (h2load) for both.
 GRPC_ROWS=()
 if command -v h2load >/dev/null; then
@@ -101,6 +142,12 @@ if command -v h2load >/dev/null; then
   G=$(h2run -d "$WORK/empty.grpc" -H 'content-type: application/grpc' -H 'te: trailers' \
       "http://127.0.0.1:$DAPRD_GRPC_PORT/dapr.proto.runtime.v1.Dapr/GetMetadata")
   GRPC_ROWS+=("| GetMetadata: gRPC (h2c, 16 conns x 10 streams) vs HTTP/1.1 GET /v1.0/metadata (16 conns, pipelined 10) | $G | $H1 | $(python3 -c "print(f'{$G/$H1:.2f}x')") |")
+  # GetState{store_name: "statestore", key: "order-1"}, gRPC-framed.
+  python3 -c 'import sys; m=b"\x0a\x0astatestore\x12\x07order-1"; sys.stdout.buffer.write(b"\0"+len(m).to_bytes(4,"big")+m)' > "$WORK/getstate.grpc"
+  H1=$(h2run --h1 "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore/order-1")
+  G=$(h2run -d "$WORK/getstate.grpc" -H 'content-type: application/grpc' -H 'te: trailers' \
+      "http://127.0.0.1:$DAPRD_GRPC_PORT/dapr.proto.runtime.v1.Dapr/GetState")
+  GRPC_ROWS+=("| GetState (in-memory): gRPC vs HTTP/1.1 GET /v1.0/state/statestore/order-1 | $G | $H1 | $(python3 -c "print(f'{$G/$H1:.2f}x')") |")
 else
   GRPC_ROWS+=("| gRPC scenarios skipped: h2load not installed (apt-get install nghttp2-client) | | | |")
 fi
@@ -138,6 +185,6 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo "| start → healthz/outbound 204 (median of 10) | ${STARTUP_MS} ms |"
   echo "| healthz req/s, 1 worker → 2 workers | ${ONE} → ${TWO} ($(python3 -c "print(f'{$TWO/$ONE:.2f}x')")) |"
   echo
-  echo "Later: invoke vs nginx/haproxy proxying (T1/T2), Redis (T8)."
+  echo "Later: invoke vs nginx/haproxy proxying (T1/T2)."
 } > "$OUT"
 cat "$OUT"
