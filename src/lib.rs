@@ -27,6 +27,7 @@
 #![allow(async_fn_in_trait)]
 
 pub mod api;
+pub mod channel;
 pub mod components;
 pub mod config;
 pub mod grpc;

@@ -9,6 +9,7 @@
 pub mod error;
 pub mod grpc;
 pub mod health;
+pub mod invoke;
 pub mod metadata;
 pub mod router;
 pub mod routes;
@@ -26,7 +27,7 @@ use crate::http::message::{Request, Response};
 use crate::metrics::Shard;
 use crate::runtime::shutdown::Drain;
 use crate::runtime::Shared;
-use error::{ApiError, ErrorCode};
+use error::ApiError;
 use router::Match;
 use routes::{Group, Op};
 
@@ -47,6 +48,8 @@ pub struct Ctx {
     pub drain: Drain,
     /// This worker's component instances.
     pub components: Components,
+    /// This worker's HTTP channel to the app (`--app-port` with an HTTP protocol).
+    pub app_http: Option<Rc<crate::channel::http::HttpChannel>>,
 }
 
 /// A worker's components as the API uses them.
@@ -104,7 +107,7 @@ impl Service for HttpApi {
             Some(m) if m.route.group != Group::Healthz && !self.token_ok(&req) => invalid_token(),
             None if !self.token_ok(&req) => invalid_token(),
             Some(m) => dispatch(&self.ctx, m, req).await,
-            None => invoke_fallthrough(&req),
+            None => invoke::header_invoke(&self.ctx, &path, req).await,
         };
 
         let label = matched.as_ref().map_or("", |m| m.metric_label());
@@ -129,6 +132,18 @@ impl Service for HttpApi {
             resp.body.len() as u64,
         );
         resp
+    }
+
+    /// Invocation bodies stream through; everything else is collected.
+    fn streams_body(&self, head: &monoio_http::common::request::RequestHead) -> bool {
+        if self.surface == Surface::Public {
+            return false;
+        }
+        let path = router::clean_path(head.uri.path());
+        match router::find(&head.method, &path) {
+            Some(m) => m.route.op == Op::InvokeService,
+            None => head.headers.contains_key(APP_ID_HEADER),
+        }
     }
 }
 
@@ -157,22 +172,8 @@ async fn dispatch(ctx: &Rc<Ctx>, m: &Match<'_>, req: Request) -> Response {
         Op::DeleteState => state::http::delete_state(ctx, m, &req).await,
         Op::GetBulkState => state::http::bulk_state(ctx, m, &req).await,
         Op::ExecuteStateTransaction => state::http::transaction(ctx, m, &req).await,
+        Op::InvokeService => invoke::http_invoke(ctx, m, req).await,
         op => ApiError::unimplemented(op.name()).into(),
-    }
-}
-
-/// A path that matches no route is a service invocation in Go daprd
-/// (`dapr-app-id` header form). Invocation is not built yet.
-fn invoke_fallthrough(req: &Request) -> Response {
-    if req.headers.contains_key(APP_ID_HEADER) {
-        ApiError::unimplemented(Op::InvokeService.name()).into()
-    } else {
-        ApiError::new(
-            ErrorCode::DirectInvoke,
-            "failed getting app id either from the URL path or the header dapr-app-id",
-        )
-        .with_status(404, crate::grpc::status::GrpcCode::NotFound)
-        .into()
     }
 }
 

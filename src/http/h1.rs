@@ -28,6 +28,7 @@ use monoio_http::h1::codec::decoder::{
     DecodeError, DirectWrapper, GenericHeadDecoder, PayloadDecoder, RequestHeadDecoder,
 };
 
+use super::body::{self, BodyStream, Framing, Pumped};
 use super::date::append_date;
 use super::message::{Request, Response};
 use crate::api::error::{ApiError, ErrorCode};
@@ -62,6 +63,13 @@ pub struct Limits {
 pub trait Service {
     /// Handles one request.
     async fn call(&self, req: Request) -> Response;
+
+    /// Whether this request's body should be streamed to the handler
+    /// (`Request::stream`) instead of collected first. Asked only when the
+    /// body is not already in the read buffer.
+    fn streams_body(&self, _head: &RequestHead) -> bool {
+        false
+    }
 }
 
 type HeadDecoder = GenericHeadDecoder<RequestHead, RequestHeadDecoder, DirectWrapper>;
@@ -131,10 +139,73 @@ where
             }
         };
 
-        let keep_alive = wants_keep_alive(head.version, &head.headers);
+        let mut keep_alive = wants_keep_alive(head.version, &head.headers);
         let head_only = head.method == Method::HEAD;
+        let version = head.version;
 
-        // --- 2. the body ---
+        // --- 2a. a streamed body: the handler reads it while we pump ---
+        let framing = match &payload {
+            PayloadDecoder::Fixed(_) => {
+                let len = content_length(&head.headers);
+                (len > buf.len()).then_some(Framing::Length(len as u64))
+            }
+            PayloadDecoder::Streamed(_) => Some(Framing::Chunked),
+            PayloadDecoder::None => None,
+        };
+        if let Some(framing) = framing.filter(|_| svc.streams_body(&head)) {
+            if let Framing::Length(len) = framing {
+                if len > limits.max_body as u64 {
+                    return reject_body_too_large(&mut io, &mut wbuf, limits.max_body).await;
+                }
+            }
+            if expects_continue(&head) && send_continue(&mut io).await.is_err() {
+                return Closed::Io;
+            }
+            let len = match framing {
+                Framing::Length(n) => Some(n),
+                _ => None,
+            };
+            let (tx, stream) = BodyStream::channel(len);
+            let req = Request {
+                method: head.method,
+                uri: head.uri,
+                version: head.version,
+                headers: head.headers,
+                body: Bytes::new(),
+                stream: Some(stream),
+            };
+            let pump = body::pump(
+                &mut io,
+                &mut buf,
+                framing,
+                limits.max_body,
+                limits.body_timeout,
+                tx,
+            );
+            let (pumped, resp) = monoio::join!(pump, svc.call(req));
+            match pumped {
+                Pumped::Done => {}
+                // The rest of the body is still on the wire: no reuse.
+                Pumped::Abandoned => keep_alive = false,
+                Pumped::Failed(body::StreamError::Closed | body::StreamError::Timeout) => {
+                    return Closed::Io
+                }
+                Pumped::Failed(_) => keep_alive = false,
+            }
+            let keep_alive = keep_alive && !drain.is_closing();
+            if write_response(&mut io, &mut wbuf, resp, keep_alive, head_only, version)
+                .await
+                .is_err()
+            {
+                return Closed::Io;
+            }
+            if !keep_alive {
+                return Closed::Done;
+            }
+            continue;
+        }
+
+        // --- 2b. a collected body ---
         let body = match payload {
             PayloadDecoder::None => Bytes::new(),
             PayloadDecoder::Fixed(mut decoder) => {
@@ -204,12 +275,13 @@ where
             version: head.version,
             headers: head.headers,
             body,
+            stream: None,
         };
         let resp = svc.call(req).await;
 
         // --- 4. the response ---
         let keep_alive = keep_alive && !drain.is_closing();
-        if write_response(&mut io, &mut wbuf, resp, keep_alive, head_only)
+        if write_response(&mut io, &mut wbuf, resp, keep_alive, head_only, version)
             .await
             .is_err()
         {
@@ -339,7 +411,10 @@ async fn respond_and_close<S: AsyncReadRent + AsyncWriteRent>(
     wbuf: &mut BytesMut,
     resp: Response,
 ) -> Closed {
-    if write_response(io, wbuf, resp, false, false).await.is_err() {
+    if write_response(io, wbuf, resp, false, false, Version::HTTP_11)
+        .await
+        .is_err()
+    {
         return Closed::Io;
     }
     let _ = io.shutdown().await;
@@ -359,16 +434,21 @@ async fn respond_and_close<S: AsyncReadRent + AsyncWriteRent>(
     Closed::Done
 }
 
-/// Encodes and writes one response.
+/// Encodes and writes one response; a streamed body is written as it
+/// arrives (chunked when its length is unknown).
 async fn write_response<S: AsyncWriteRent>(
     io: &mut S,
     wbuf: &mut BytesMut,
-    resp: Response,
+    mut resp: Response,
     keep_alive: bool,
     head_only: bool,
+    version: Version,
 ) -> io::Result<()> {
+    if let Some(stream) = resp.stream.take() {
+        return write_streamed(io, wbuf, resp, stream, keep_alive, head_only, version).await;
+    }
     let body = resp.body.clone();
-    encode_head(wbuf, &resp, keep_alive);
+    encode_head(wbuf, &resp, keep_alive, Some(body.len() as u64));
     let send_body = !head_only && !body.is_empty();
     if send_body && body.len() <= COALESCE_LIMIT {
         wbuf.extend_from_slice(&body);
@@ -384,8 +464,72 @@ async fn write_response<S: AsyncWriteRent>(
     Ok(())
 }
 
-/// Writes the status line and headers of `resp` into `dst`.
-pub fn encode_head(dst: &mut BytesMut, resp: &Response, keep_alive: bool) {
+async fn write_streamed<S: AsyncWriteRent>(
+    io: &mut S,
+    wbuf: &mut BytesMut,
+    resp: Response,
+    mut stream: BodyStream,
+    keep_alive: bool,
+    head_only: bool,
+    version: Version,
+) -> io::Result<()> {
+    let framed = has_body_framing(resp.status);
+    // HTTP/1.0 clients cannot take chunks: the body then ends at close.
+    let chunked = framed && stream.len.is_none() && version == Version::HTTP_11;
+    let keep_alive = keep_alive && (stream.len.is_some() || chunked || !framed);
+    encode_head(
+        wbuf,
+        &resp,
+        keep_alive,
+        if chunked { None } else { stream.len },
+    );
+    if head_only || !framed {
+        return flush(io, wbuf).await;
+    }
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            // Nothing can be said mid-body but closing the connection.
+            let _ = flush(io, wbuf).await;
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        };
+        if chunk.is_empty() {
+            continue;
+        }
+        if chunked {
+            wbuf.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        }
+        if wbuf.len() + chunk.len() <= COALESCE_LIMIT {
+            wbuf.extend_from_slice(&chunk);
+        } else {
+            flush(io, wbuf).await?;
+            let (res, _) = io.write_all(chunk).await;
+            res?;
+        }
+        if chunked {
+            wbuf.extend_from_slice(b"\r\n");
+        }
+        // Flush when nothing more is ready, so slow streams are not held back.
+        flush(io, wbuf).await?;
+    }
+    if chunked {
+        wbuf.extend_from_slice(b"0\r\n\r\n");
+    }
+    flush(io, wbuf).await
+}
+
+async fn flush<S: AsyncWriteRent>(io: &mut S, wbuf: &mut BytesMut) -> io::Result<()> {
+    if wbuf.is_empty() {
+        return Ok(());
+    }
+    let (res, returned) = io.write_all(std::mem::take(wbuf)).await;
+    *wbuf = returned;
+    wbuf.clear();
+    res.map(|_| ())
+}
+
+/// Writes the status line and headers of `resp` into `dst`; `body_len` is
+/// the content length, or `None` for a chunked body.
+pub fn encode_head(dst: &mut BytesMut, resp: &Response, keep_alive: bool, body_len: Option<u64>) {
     let status = resp.status;
     dst.extend_from_slice(b"HTTP/1.1 ");
     dst.extend_from_slice(status.as_str().as_bytes());
@@ -404,9 +548,14 @@ pub fn encode_head(dst: &mut BytesMut, resp: &Response, keep_alive: bool) {
         dst.extend_from_slice(b"\r\n");
     }
     if has_body_framing(status) {
-        dst.extend_from_slice(b"content-length: ");
-        dst.extend_from_slice(itoa::Buffer::new().format(resp.body.len()).as_bytes());
-        dst.extend_from_slice(b"\r\n");
+        match body_len {
+            Some(n) => {
+                dst.extend_from_slice(b"content-length: ");
+                dst.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                dst.extend_from_slice(b"\r\n");
+            }
+            None => dst.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        }
     }
     dst.extend_from_slice(b"date: ");
     append_date(dst);
@@ -443,14 +592,14 @@ mod tests {
     fn head_encoding() {
         let mut dst = BytesMut::new();
         let resp = Response::json(StatusCode::OK, "{}");
-        encode_head(&mut dst, &resp, false);
+        encode_head(&mut dst, &resp, false, Some(resp.body.len() as u64));
         let s = std::str::from_utf8(&dst).unwrap();
         assert!(s.starts_with(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\ndate: "
         ));
         assert!(s.ends_with("connection: close\r\n\r\n"));
         dst.clear();
-        encode_head(&mut dst, &Response::no_content(), true);
+        encode_head(&mut dst, &Response::no_content(), true, Some(0));
         let s = std::str::from_utf8(&dst).unwrap();
         assert!(s.starts_with("HTTP/1.1 204 No Content\r\ndate: "));
         assert!(!s.contains("content-length"));

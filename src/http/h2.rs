@@ -171,6 +171,7 @@ impl<S: Service> StreamHandler for HttpOverH2<S> {
                     version: parts.version,
                     headers: parts.headers,
                     body: bytes,
+                    stream: None,
                 };
                 self.svc.call(req).await
             }
@@ -181,12 +182,58 @@ impl<S: Service> StreamHandler for HttpOverH2<S> {
             .into(),
             Err(BodyError::Stream(_)) => return,
         };
-        send_response(&mut respond, resp);
+        if resp.stream.is_some() {
+            send_streamed(&mut respond, resp).await;
+        } else {
+            send_response(&mut respond, resp);
+        }
     }
+}
+
+/// Sends a [`Response`] with a streamed body, chunk by chunk as the peer's
+/// flow-control window allows (so memory stays bounded).
+async fn send_streamed(respond: &mut SendResponse<Bytes>, mut resp: Response) {
+    let Some(mut body) = resp.stream.take() else {
+        return send_response(respond, resp);
+    };
+    let Ok(mut out) = respond.send_response(response_head(resp), false) else {
+        return;
+    };
+    while let Some(chunk) = body.next().await {
+        let Ok(mut chunk) = chunk else {
+            out.send_reset(h2::Reason::INTERNAL_ERROR);
+            return;
+        };
+        while !chunk.is_empty() {
+            out.reserve_capacity(chunk.len());
+            match std::future::poll_fn(|cx| out.poll_capacity(cx)).await {
+                Some(Ok(n)) if n > 0 => {
+                    let part = chunk.split_to(n.min(chunk.len()));
+                    if out.send_data(part, false).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            }
+        }
+    }
+    let _ = out.send_data(Bytes::new(), true);
 }
 
 /// Sends a collected [`Response`] on an h2 stream.
 pub fn send_response(respond: &mut SendResponse<Bytes>, resp: Response) {
+    let body = resp.body.clone();
+    let end = body.is_empty();
+    match respond.send_response(response_head(resp), end) {
+        Ok(mut stream) if !end => {
+            let _ = stream.send_data(body, true);
+        }
+        _ => {}
+    }
+}
+
+fn response_head(resp: Response) -> http::Response<()> {
     let mut head = http::Response::new(());
     *head.status_mut() = resp.status;
     let headers = head.headers_mut();
@@ -198,13 +245,7 @@ pub fn send_response(respond: &mut SendResponse<Bytes>, resp: Response) {
             headers.append(name, value);
         }
     }
-    let end = resp.body.is_empty();
-    match respond.send_response(head, end) {
-        Ok(mut stream) if !end => {
-            let _ = stream.send_data(resp.body, true);
-        }
-        _ => {}
-    }
+    head
 }
 
 /// Headers HTTP/2 forbids (RFC 9113 §8.2.2).

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
+use super::body::BodyStream;
 use crate::api::error::ApiError;
 
 /// An HTTP request with its body collected.
@@ -19,8 +20,11 @@ pub struct Request {
     pub version: Version,
     /// Request headers.
     pub headers: HeaderMap,
-    /// The body, collected up to `--max-body-size`.
+    /// The body, collected up to `--max-body-size` (empty when streamed).
     pub body: Bytes,
+    /// The body as it arrives, for handlers that asked for streaming
+    /// ([`super::h1::Service::streams_body`]); `body` is then empty.
+    pub stream: Option<BodyStream>,
 }
 
 impl Request {
@@ -67,6 +71,8 @@ pub struct Response {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
     pub body: Bytes,
+    /// A streamed body, written as it arrives (`body` is then ignored).
+    pub stream: Option<BodyStream>,
 }
 
 /// `application/json`
@@ -82,6 +88,7 @@ impl Response {
             content_type: None,
             headers: Vec::new(),
             body: Bytes::new(),
+            stream: None,
         }
     }
 
@@ -97,6 +104,7 @@ impl Response {
             content_type: Some(APPLICATION_JSON),
             headers: Vec::new(),
             body: body.into(),
+            stream: None,
         }
     }
 
@@ -107,6 +115,7 @@ impl Response {
             content_type: Some(TEXT_PLAIN),
             headers: Vec::new(),
             body: body.into(),
+            stream: None,
         }
     }
 

@@ -19,6 +19,8 @@ use super::shutdown::Drain;
 use super::{Driver, Shared, Tuning};
 use crate::api::state::{key_prefix, StoreRef};
 use crate::api::{Components, Ctx, HttpApi, Surface};
+use crate::channel::http::HttpChannel;
+use crate::config::options::AppProtocol;
 use crate::grpc::server::GrpcApi;
 use crate::http::h1::{self, Limits, Service};
 use crate::http::h2::{H2Limits, HttpOverH2};
@@ -100,6 +102,34 @@ fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tunin
     }
 }
 
+/// This worker's HTTP channel to the app, when there is an HTTP app.
+fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel>> {
+    use std::net::ToSocketAddrs;
+    let opts = &shared.opts;
+    let port = opts.app_port?;
+    if opts.app_protocol != AppProtocol::Http {
+        return None;
+    }
+    let addr = match (opts.app_channel_address.as_str(), port).to_socket_addrs() {
+        Ok(mut a) => a.next()?,
+        Err(e) => {
+            tracing::error!(address = %opts.app_channel_address, error = %e, "cannot resolve the app channel address");
+            return None;
+        }
+    };
+    // `--app-max-concurrency` is per sidecar: each worker takes its share.
+    let workers = opts.workers.max(1);
+    let per_worker = opts
+        .app_max_concurrency
+        .map(|n| (n as usize).div_ceil(workers).max(1));
+    Some(HttpChannel::new(
+        addr,
+        per_worker,
+        opts.max_body_size,
+        body_timeout,
+    ))
+}
+
 fn pin_to_core(index: usize) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let Err(e) = monoio::utils::bind_to_cpu_set([index % cores]) {
@@ -116,6 +146,7 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         worker: index,
         drain: drain.clone(),
         components: components(&shared),
+        app_http: app_channel(&shared, tuning.body_timeout),
     });
     let limits = Rc::new(Limits {
         max_head: shared.opts.read_buffer_size,

@@ -65,6 +65,13 @@ impl Conn {
         }
     }
 
+    /// Wraps a connection the test already wrote to.
+    pub fn from_stream(s: TcpStream) -> Conn {
+        Conn {
+            reader: BufReader::new(s),
+        }
+    }
+
     pub fn stream(&mut self) -> &mut TcpStream {
         self.reader.get_mut()
     }

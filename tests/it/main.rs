@@ -5,6 +5,7 @@
 // Tests assert by unwrapping: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
 
+mod app;
 mod harness;
 mod services;
 
@@ -12,6 +13,7 @@ mod cli;
 mod grpc;
 mod health;
 mod http_server;
+mod invoke;
 mod lifecycle;
 mod metadata;
 mod metrics;
