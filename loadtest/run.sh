@@ -69,7 +69,7 @@ fi
 start_daprd() { # workers -> sets DAPRD_PID, DAPRD_PORT, DAPRD_GRPC_PORT
   DAPRD_PORT=$(free_port)
   DAPRD_GRPC_PORT=$(free_port)
-  "$BIN" --app-id loadtest --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$DAPRD_GRPC_PORT" \
+  "$BIN" --app-id loadtest --app-port "$NGINX_PORT" --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$DAPRD_GRPC_PORT" \
     --metrics-port "$(free_port)" --metrics-listen-address 127.0.0.1 --dapr-listen-addresses 127.0.0.1 \
     --resources-path "$WORK/components" --log-level info --workers "$1" > "$WORK/daprd.log" 2>&1 &
   DAPRD_PID=$!
@@ -113,6 +113,8 @@ PY
 row "GET /v1.0/healthz (204)" "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
 row "GET /v1.0/metadata (~400 B JSON)" "http://127.0.0.1:$DAPRD_PORT/v1.0/metadata" "http://127.0.0.1:$NGINX_PORT/json" "nginx static JSON"
 row "GET /v1.0/state (in-memory)" "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore/order-1" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
+# T1: service invocation (daprd → app) vs nginx reverse-proxying to the same app.
+row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$NGINX_PORT/proxy/app" "nginx proxy_pass"
 # T8: a Redis read through the sidecar vs redis-benchmark's GET straight to
 # Redis, both with $CONNS connections.
 if [ "$REDIS" = yes ] && command -v redis-benchmark >/dev/null; then
@@ -185,6 +187,6 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo "| start → healthz/outbound 204 (median of 10) | ${STARTUP_MS} ms |"
   echo "| healthz req/s, 1 worker → 2 workers | ${ONE} → ${TWO} ($(python3 -c "print(f'{$TWO/$ONE:.2f}x')")) |"
   echo
-  echo "Later: invoke vs nginx/haproxy proxying (T1/T2)."
+  echo "Later: invoke over gRPC and sidecar-to-sidecar (T2), haproxy as a second proxy peer."
 } > "$OUT"
 cat "$OUT"
