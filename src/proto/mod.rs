@@ -18,12 +18,34 @@ pub mod dapr {
                 include!("gen/dapr.proto.common.v1.rs");
             }
         }
+        /// `dapr.proto.internals.*` (sidecar to sidecar)
+        pub mod internals {
+            /// `dapr.proto.internals.v1`
+            pub mod v1 {
+                include!("gen/dapr.proto.internals.v1.rs");
+            }
+        }
         /// `dapr.proto.runtime.*`
         pub mod runtime {
             /// `dapr.proto.runtime.v1`
             pub mod v1 {
                 include!("gen/dapr.proto.runtime.v1.rs");
             }
+        }
+    }
+}
+
+/// gRPC's own packages.
+pub mod grpc {
+    /// `grpc.reflection.*`
+    pub mod reflection {
+        /// `grpc.reflection.v1`
+        pub mod v1 {
+            include!("gen/grpc.reflection.v1.rs");
+        }
+        /// `grpc.reflection.v1alpha`
+        pub mod v1alpha {
+            include!("gen/grpc.reflection.v1alpha.rs");
         }
     }
 }
