@@ -14,6 +14,8 @@
 //! - [`grpc`]: the gRPC front end: framing, status, the h2 stream handler.
 //! - [`proto`]: generated protobuf types (Dapr's runtime API, google.rpc).
 //! - [`components`]: component registry and built-in components.
+//! - [`channel`]: calling the app (HTTP), trace context.
+//! - [`subscriptions`]: subscription discovery, CloudEvents, delivery to the app.
 //! - [`metrics`]: per-worker shards, Prometheus rendering.
 //! - [`logging`]: Go daprd's log format.
 //!
@@ -37,5 +39,6 @@ pub mod metrics;
 pub mod net;
 pub mod proto;
 pub mod runtime;
+pub mod subscriptions;
 
 pub use runtime::{start, Handle, StartupError, Tuning};

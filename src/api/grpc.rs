@@ -15,7 +15,7 @@ use prost::Message;
 
 use super::error::ApiError;
 use super::routes::{Op, ROUTES};
-use super::{metadata, state, Ctx, API_TOKEN_HEADER};
+use super::{metadata, pubsub, state, Ctx, API_TOKEN_HEADER};
 use crate::components::state::Concurrency;
 use crate::grpc::server::{Call, Reply, Status};
 use crate::grpc::status::GrpcCode;
@@ -269,6 +269,63 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
             .with_reason("DAPR_STATE_QUERYING_NOT_SUPPORTED")
             .into())
         }
+        "PublishEvent" => {
+            let req: pb::PublishEventRequest = decode(&call.message)?;
+            let (traceparent, tracestate) = crate::channel::trace::context(&call.metadata);
+            pubsub::publish(
+                ctx,
+                pubsub::PublishInput {
+                    pubsub: req.pubsub_name,
+                    topic: req.topic,
+                    data: Bytes::from(req.data),
+                    content_type: req.data_content_type,
+                    metadata: req.metadata,
+                    traceparent,
+                    tracestate,
+                },
+            )
+            .await?;
+            Ok(Bytes::new())
+        }
+        "BulkPublishEvent" | "BulkPublishEventAlpha1" => {
+            let req: pb::BulkPublishRequest = decode(&call.message)?;
+            let (traceparent, tracestate) = crate::channel::trace::context(&call.metadata);
+            let entries = req
+                .entries
+                .into_iter()
+                .map(|e| pubsub::BulkEntry {
+                    entry_id: e.entry_id,
+                    event: Bytes::from(e.event),
+                    content_type: e.content_type,
+                    metadata: e.metadata,
+                })
+                .collect();
+            let result = pubsub::bulk_publish(
+                ctx,
+                &req.pubsub_name,
+                &req.topic,
+                entries,
+                req.metadata,
+                &traceparent,
+                &tracestate,
+            )
+            .await;
+            // Go answers a partial failure with OK and the failed entries.
+            match result {
+                Ok(()) => Ok(encode(&pb::BulkPublishResponse::default())),
+                Err(f) if f.failed.is_empty() => Err(f.error.into()),
+                Err(f) => Ok(encode(&pb::BulkPublishResponse {
+                    failed_entries: f
+                        .failed
+                        .into_iter()
+                        .map(|(entry_id, error)| pb::BulkPublishResponseFailedEntry {
+                            entry_id,
+                            error,
+                        })
+                        .collect(),
+                })),
+            }
+        }
         other => Err(Status::new(
             GrpcCode::Unimplemented,
             format!("{other} is not implemented by this daprd yet"),
@@ -314,7 +371,7 @@ fn split_path(path: &str) -> Result<(&str, &str), Status> {
 }
 
 /// `dapr-api-token` metadata, as Go: `Unauthenticated` with an ErrorInfo.
-fn check_token(ctx: &Ctx, metadata: &HeaderMap) -> Result<(), Status> {
+pub fn check_token(ctx: &Ctx, metadata: &HeaderMap) -> Result<(), Status> {
     let Some(token) = &ctx.shared.opts.api_token else {
         return Ok(());
     };
@@ -402,6 +459,39 @@ pub fn metadata_response(s: &metadata::Snapshot) -> pb::GetMetadataResponse {
             .extended
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        subscriptions: s
+            .subscriptions
+            .iter()
+            .map(|x| pb::PubsubSubscription {
+                pubsub_name: x.pubsub.clone(),
+                topic: x.topic.clone(),
+                metadata: x
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                rules: Some(pb::PubsubSubscriptionRules {
+                    rules: x
+                        .rules
+                        .iter()
+                        .map(|(expr, path)| pb::PubsubSubscriptionRule {
+                            r#match: expr.clone(),
+                            path: path.clone(),
+                        })
+                        .collect(),
+                }),
+                dead_letter_topic: x.dead_letter_topic.clone(),
+                r#type: match x.kind {
+                    crate::subscriptions::Kind::Declarative => {
+                        pb::PubsubSubscriptionType::Declarative
+                    }
+                    crate::subscriptions::Kind::Programmatic => {
+                        pb::PubsubSubscriptionType::Programmatic
+                    }
+                    crate::subscriptions::Kind::Streaming => pb::PubsubSubscriptionType::Streaming,
+                } as i32,
+            })
             .collect(),
         http_endpoints: s
             .http_endpoints

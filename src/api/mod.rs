@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod health;
 pub mod invoke;
 pub mod metadata;
+pub mod pubsub;
 pub mod router;
 pub mod routes;
 pub mod shutdown;
@@ -57,6 +58,19 @@ pub struct Ctx {
 pub struct Components {
     /// State stores by name, with their key prefixes.
     pub state: std::collections::HashMap<String, state::StoreRef>,
+    /// Pub/sub brokers by name, with their topic scoping.
+    pub pubsub: std::collections::HashMap<String, pubsub::PubSubRef>,
+}
+
+/// `metadata.<k>=<v>` query parameters (first value wins).
+pub fn query_metadata(req: &Request) -> std::collections::HashMap<String, String> {
+    let mut md = std::collections::HashMap::new();
+    for (k, v) in crate::http::message::form_pairs(req.query()) {
+        if let Some(name) = k.strip_prefix("metadata.") {
+            md.entry(name.to_owned()).or_insert(v);
+        }
+    }
+    md
 }
 
 /// Which listener a request arrived on.
@@ -173,6 +187,8 @@ async fn dispatch(ctx: &Rc<Ctx>, m: &Match<'_>, req: Request) -> Response {
         Op::GetBulkState => state::http::bulk_state(ctx, m, &req).await,
         Op::ExecuteStateTransaction => state::http::transaction(ctx, m, &req).await,
         Op::InvokeService => invoke::http_invoke(ctx, m, req).await,
+        Op::PublishEvent => pubsub::http::publish(ctx, m, &req).await,
+        Op::BulkPublishEvent => pubsub::http::bulk_publish(ctx, m, &req).await,
         op => ApiError::unimplemented(op.name()).into(),
     }
 }

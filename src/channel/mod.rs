@@ -2,3 +2,19 @@
 
 pub mod http;
 pub mod trace;
+
+use ::http::{HeaderMap, HeaderValue};
+
+use crate::api::API_TOKEN_HEADER;
+use crate::config::Options;
+
+/// Sets `dapr-api-token` to `APP_API_TOKEN` when one is configured.
+pub fn add_app_token(headers: &mut HeaderMap, opts: &Options) {
+    if let Some(v) = opts
+        .app_api_token
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        headers.insert(API_TOKEN_HEADER, v);
+    }
+}

@@ -29,13 +29,31 @@ fn next() -> u64 {
     })
 }
 
+/// A fresh sampled W3C `traceparent` (new trace id and span id).
+pub fn new_traceparent() -> String {
+    format!("00-{:016x}{:016x}-{:016x}-01", next(), next(), next())
+}
+
+/// The caller's `traceparent` (a fresh one when absent) and `tracestate`.
+pub fn context(headers: &HeaderMap) -> (String, String) {
+    let get = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    (
+        get("traceparent").unwrap_or_else(new_traceparent),
+        get("tracestate").unwrap_or_default(),
+    )
+}
+
 /// Adds a fresh sampled `traceparent` unless `headers` carry one.
 pub fn ensure_traceparent(headers: &mut HeaderMap) {
     if headers.contains_key("traceparent") {
         return;
     }
-    let v = format!("00-{:016x}{:016x}-{:016x}-01", next(), next(), next());
-    if let Ok(v) = HeaderValue::from_str(&v) {
+    if let Ok(v) = HeaderValue::from_str(&new_traceparent()) {
         headers.insert("traceparent", v);
     }
 }

@@ -6,6 +6,7 @@
 //! `Rc`. Component errors carry a kind and never know HTTP or gRPC
 //! statuses; `api::error` maps them once.
 
+pub mod pubsub;
 pub mod redis;
 pub mod registry;
 pub mod state;

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::pubsub::in_memory::InMemoryPubSubFactory;
+use super::pubsub::PubSubDyn;
 use super::state::in_memory::InMemoryFactory;
 use super::state::redis::RedisStateFactory;
 use super::state::StateStoreDyn;
@@ -21,6 +23,8 @@ pub enum Factory {
     InMemoryState(InMemoryFactory),
     /// `state.redis`
     RedisState(RedisStateFactory),
+    /// `pubsub.in-memory`
+    InMemoryPubSub(InMemoryPubSubFactory),
 }
 
 /// A component the registry does not know, or cannot build.
@@ -94,6 +98,9 @@ fn build_factory(c: &Component, metadata: &Metadata) -> Result<Option<Factory>, 
         ("state.redis", "v1") => Some(Factory::RedisState(
             RedisStateFactory::new(metadata).map_err(|message| init_error(c, message))?,
         )),
+        ("pubsub.in-memory", "v1") => Some(Factory::InMemoryPubSub(InMemoryPubSubFactory::new(
+            metadata,
+        ))),
         _ => None,
     })
 }
@@ -160,6 +167,9 @@ impl Factories {
                 Factory::RedisState(f) => {
                     store.state.insert(r.name.clone(), Rc::new(f.build()));
                 }
+                Factory::InMemoryPubSub(f) => {
+                    store.pubsub.insert(r.name.clone(), Rc::new(f.build()));
+                }
             }
         }
         store
@@ -210,4 +220,6 @@ fn resolve_metadata(c: &Component) -> Result<Metadata, RegistryError> {
 pub struct ComponentStore {
     /// State stores.
     pub state: HashMap<String, Rc<dyn StateStoreDyn>>,
+    /// Pub/sub brokers.
+    pub pubsub: HashMap<String, Rc<dyn PubSubDyn>>,
 }

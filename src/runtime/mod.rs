@@ -126,6 +126,10 @@ pub struct Shared {
     pub api_rules: ApiRules,
     /// Whether to log one line per API call.
     pub api_logging: bool,
+    /// Subscriptions, published once the app's list is known.
+    pub subscriptions: crate::subscriptions::Registry,
+    /// Declarative subscriptions from the resources paths.
+    pub declarative_subscriptions: Vec<crate::subscriptions::Subscription>,
     /// When start-up began.
     pub started: Instant,
     initialized_logged: AtomicBool,
@@ -261,6 +265,8 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         factories,
         api_rules: configuration.api,
         api_logging,
+        subscriptions: Default::default(),
+        declarative_subscriptions: crate::subscriptions::discover::declarative(&resources.others),
         started,
         initialized_logged: AtomicBool::new(false),
         opts,

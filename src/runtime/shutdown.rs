@@ -14,26 +14,30 @@ use event_listener::{Event, Listener};
 use local_sync::semaphore::Semaphore;
 
 /// The process-wide shutdown signal (`Send + Sync`, held in an `Arc`).
+pub type Shutdown = Latch;
+
+/// A one-shot cross-thread latch: closed until triggered, then open for
+/// good. Workers await it without polling.
 #[derive(Default)]
-pub struct Shutdown {
+pub struct Latch {
     triggered: AtomicBool,
     event: Event,
 }
 
-impl Shutdown {
-    /// Starts shutdown; idempotent.
+impl Latch {
+    /// Opens the latch (starts shutdown); idempotent.
     pub fn trigger(&self) {
         if !self.triggered.swap(true, Ordering::AcqRel) {
             self.event.notify(usize::MAX);
         }
     }
 
-    /// Whether shutdown has started.
+    /// Whether the latch is open (shutdown has started).
     pub fn is_triggered(&self) -> bool {
         self.triggered.load(Ordering::Acquire)
     }
 
-    /// Resolves once shutdown has started.
+    /// Resolves once the latch is open.
     pub async fn wait(&self) {
         loop {
             if self.is_triggered() {
@@ -47,7 +51,7 @@ impl Shutdown {
         }
     }
 
-    /// Blocks the calling (non-worker) thread until shutdown has started.
+    /// Blocks the calling (non-worker) thread until the latch is open.
     pub fn wait_blocking(&self) {
         loop {
             if self.is_triggered() {

@@ -17,10 +17,11 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::shutdown::Drain;
 use super::{Driver, Shared, Tuning};
+use crate::api::pubsub::{PubSubRef, TopicScopes};
 use crate::api::state::{key_prefix, StoreRef};
 use crate::api::{Components, Ctx, HttpApi, Surface};
 use crate::channel::http::HttpChannel;
-use crate::config::options::AppProtocol;
+use crate::config::options::{AppProtocol, InitEndpoint};
 use crate::grpc::server::GrpcApi;
 use crate::http::h1::{self, Limits, Service};
 use crate::http::h2::{H2Limits, HttpOverH2};
@@ -206,10 +207,9 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
 
     shared.readiness.worker_up();
     shared.note_readiness();
+    monoio::spawn(crate::subscriptions::start_worker(ctx.clone()));
     if index == 0 {
-        if let Some(port) = shared.opts.app_port {
-            monoio::spawn(probe_app(shared.clone(), port));
-        }
+        monoio::spawn(app_init(ctx.clone()));
     }
 
     shared.shutdown.wait().await;
@@ -311,9 +311,41 @@ async fn http_or_h2c<S: Service + 'static>(
     }
 }
 
+/// Worker 0's app start-up: wait until the app listens, then learn its
+/// subscriptions (only when a pub/sub component exists, as Go) and publish
+/// them with the declarative ones, which starts delivery on every worker.
+async fn app_init(ctx: Rc<Ctx>) {
+    let shared = &ctx.shared;
+    let declarative = shared.declarative_subscriptions.clone();
+    let (Some(port), Some(channel)) = (shared.opts.app_port, ctx.app_http.clone()) else {
+        shared.subscriptions.publish(declarative);
+        return;
+    };
+    if !probe_app(shared.clone(), port).await {
+        return;
+    }
+    let wanted = !ctx.components.pubsub.is_empty()
+        && !shared
+            .opts
+            .disable_init_endpoints
+            .contains(&InitEndpoint::Subscribe);
+    let programmatic = if wanted {
+        crate::subscriptions::discover::fetch(&channel, &shared.opts.app_id).await
+    } else {
+        Vec::new()
+    };
+    shared
+        .subscriptions
+        .publish(crate::subscriptions::discover::merge(
+            declarative,
+            programmatic,
+        ));
+}
+
 /// Probes the app port until it accepts a TCP connection (Go: 500 ms dial
-/// timeout, retried every 100 ms), then flips readiness.
-async fn probe_app(shared: Arc<Shared>, port: u16) {
+/// timeout, retried every 100 ms), then flips readiness. False when
+/// shutdown came first.
+async fn probe_app(shared: Arc<Shared>, port: u16) -> bool {
     let host = shared.opts.app_channel_address.clone();
     let mut logged = false;
     while !shared.shutdown.is_triggered() {
@@ -324,7 +356,7 @@ async fn probe_app(shared: Arc<Shared>, port: u16) {
                 tracing::info!(%addr, "application discovered on port {port}");
                 shared.readiness.app_reachable();
                 shared.note_readiness();
-                return;
+                return true;
             }
         }
         if !logged {
@@ -333,6 +365,7 @@ async fn probe_app(shared: Arc<Shared>, port: u16) {
         }
         monoio::time::sleep(Duration::from_millis(100)).await;
     }
+    false
 }
 
 /// This worker's component instances, with each state store's key prefix.
@@ -353,6 +386,22 @@ fn components(shared: &Shared) -> Components {
             StoreRef {
                 store,
                 prefix: prefix.map(Into::into),
+            },
+        );
+    }
+    for (name, broker) in built.pubsub {
+        let scopes = shared
+            .factories
+            .components
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| TopicScopes::new(&r.metadata, &opts.app_id))
+            .unwrap_or_default();
+        out.pubsub.insert(
+            name,
+            PubSubRef {
+                broker,
+                scopes: Rc::new(scopes),
             },
         );
     }

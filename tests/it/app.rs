@@ -14,6 +14,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A request the app received, for custom handlers.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// Lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Answers a request itself (`Some((status, content type, body))`) or leaves
+/// it to the built-in routes (`None`).
+pub type Handler = Arc<dyn Fn(&Seen) -> Option<(u16, String, Vec<u8>)> + Send + Sync>;
+
 pub struct TestApp {
     pub port: u16,
     stop: Arc<AtomicBool>,
@@ -27,6 +51,11 @@ impl TestApp {
 
     /// Starts on `port` (0: any).
     pub fn start_on(port: u16) -> TestApp {
+        Self::start_with(port, None)
+    }
+
+    /// Starts on `port` (0: any) with a custom handler tried first.
+    pub fn start_with(port: u16, handler: Option<Handler>) -> TestApp {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -39,7 +68,8 @@ impl TestApp {
                     Ok((c, _)) => {
                         c.set_nonblocking(false).unwrap();
                         conns.lock().unwrap().push(c.try_clone().unwrap());
-                        std::thread::spawn(move || serve(c));
+                        let h = handler.clone();
+                        std::thread::spawn(move || serve(c, h));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -70,7 +100,7 @@ impl Drop for TestApp {
     }
 }
 
-fn serve(c: TcpStream) {
+fn serve(c: TcpStream, handler: Option<Handler>) {
     let mut r = BufReader::with_capacity(64 * 1024, c.try_clone().unwrap());
     let mut w = c;
     loop {
@@ -132,7 +162,19 @@ fn serve(c: TcpStream) {
                 left -= k as u64;
             }
         }
+        let custom = handler.as_ref().and_then(|h| {
+            h(&Seen {
+                method: method.clone(),
+                path: path.clone(),
+                headers: headers.clone(),
+                body: body.clone(),
+            })
+        });
         let ok = match path.as_str() {
+            _ if custom.is_some() => {
+                let (code, ct, b) = custom.unwrap_or_default();
+                respond(&mut w, code, &ct, &b)
+            }
             "/drop" => {
                 let _ = w.shutdown(Shutdown::Both);
                 return;

@@ -18,5 +18,6 @@ mod lifecycle;
 mod metadata;
 mod metrics;
 mod proto_bootstrap;
+mod pubsub;
 mod state;
 mod state_redis;

@@ -51,11 +51,7 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
     strip_hop_by_hop(&mut headers);
     headers.remove(APP_ID_HEADER);
     headers.remove(API_TOKEN_HEADER);
-    if let Some(token) = &opts.app_api_token {
-        if let Ok(v) = HeaderValue::from_str(token) {
-            headers.insert(API_TOKEN_HEADER, v);
-        }
-    }
+    crate::channel::add_app_token(&mut headers, opts);
     if let Ok(v) = HeaderValue::from_str(&opts.app_id) {
         headers.insert(CALLER, v.clone());
         headers.insert(CALLEE, v);

@@ -30,6 +30,8 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     extended: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    subscriptions: Vec<Subscription<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     http_endpoints: Vec<Named<'a>>,
     app_connection_properties: AppConnection<'a>,
     actor_runtime: ActorRuntime<'a>,
@@ -46,6 +48,28 @@ struct Component<'a> {
     version: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     capabilities: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Subscription<'a> {
+    pubsubname: &'a str,
+    topic: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    rules: Vec<Rule<'a>>,
+    dead_letter_topic: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[derive(Serialize)]
+struct Rule<'a> {
+    #[serde(rename = "match", skip_serializing_if = "str::is_empty")]
+    expr: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    path: &'a str,
 }
 
 #[derive(Serialize)]
@@ -112,6 +136,22 @@ pub fn render(s: &Snapshot) -> Bytes {
             })
             .collect(),
         extended: &s.extended,
+        subscriptions: s
+            .subscriptions
+            .iter()
+            .map(|x| Subscription {
+                pubsubname: &x.pubsub,
+                topic: &x.topic,
+                metadata: &x.metadata,
+                rules: x
+                    .rules
+                    .iter()
+                    .map(|(expr, path)| Rule { expr, path })
+                    .collect(),
+                dead_letter_topic: &x.dead_letter_topic,
+                kind: x.kind.as_str(),
+            })
+            .collect(),
         http_endpoints: s.http_endpoints.iter().map(|n| Named { name: n }).collect(),
         app_connection_properties: AppConnection {
             port: s.app.port,

@@ -58,6 +58,23 @@ pub struct AppConnectionInfo {
     pub health: Option<AppHealthInfo>,
 }
 
+/// A subscription as the metadata API lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionInfo {
+    /// Pub/sub component.
+    pub pubsub: String,
+    /// Topic.
+    pub topic: String,
+    /// Subscription metadata, sorted.
+    pub metadata: BTreeMap<String, String>,
+    /// `(match, path)` per rule, in order.
+    pub rules: Vec<(String, String)>,
+    /// Dead-letter topic (empty when none).
+    pub dead_letter_topic: String,
+    /// Its source.
+    pub kind: crate::subscriptions::Kind,
+}
+
 /// Everything `GET /v1.0/metadata` and gRPC `GetMetadata` report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -71,6 +88,8 @@ pub struct Snapshot {
     pub components: Vec<ComponentInfo>,
     /// Attributes, including `daprRuntimeVersion`; sorted by key.
     pub extended: BTreeMap<String, String>,
+    /// Subscriptions.
+    pub subscriptions: Vec<SubscriptionInfo>,
     /// HTTPEndpoint resource names.
     pub http_endpoints: Vec<String>,
     /// App connection properties.
@@ -115,15 +134,35 @@ pub fn snapshot(ctx: &Ctx) -> Snapshot {
                 name: r.name.clone(),
                 kind: r.kind.clone(),
                 version: r.version.clone(),
-                capabilities: ctx
-                    .components
-                    .state
-                    .get(&r.name)
-                    .map(|s| s.store.features().names())
-                    .unwrap_or_default(),
+                capabilities: capabilities(ctx, &r.name),
             })
             .collect(),
         extended,
+        subscriptions: ctx
+            .shared
+            .subscriptions
+            .list()
+            .iter()
+            .map(|s| SubscriptionInfo {
+                pubsub: s.pubsub.clone(),
+                topic: s.topic.clone(),
+                metadata: s
+                    .metadata
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                rules: s
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        let expr = r.matcher.as_ref().map_or("", |m| m.source());
+                        (expr.to_owned(), r.path.clone())
+                    })
+                    .collect(),
+                dead_letter_topic: s.dead_letter_topic.clone().unwrap_or_default(),
+                kind: s.kind,
+            })
+            .collect(),
         http_endpoints: Vec::new(),
         app: AppConnectionInfo {
             port: opts.app_port.map_or(0, i32::from),
@@ -137,6 +176,18 @@ pub fn snapshot(ctx: &Ctx) -> Snapshot {
         actor_runtime_status: "DISABLED",
         actor_host_ready: false,
     }
+}
+
+/// A component's capability names, whatever its block.
+fn capabilities(ctx: &Ctx, name: &str) -> Vec<String> {
+    let c = &ctx.components;
+    if let Some(s) = c.state.get(name) {
+        return s.store.features().names();
+    }
+    if let Some(p) = c.pubsub.get(name) {
+        return p.broker.features().names();
+    }
+    Vec::new()
 }
 
 /// Stores a user attribute. An empty key is a no-op, as in Go.

@@ -19,18 +19,9 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::router::Match;
 use crate::api::Ctx;
 use crate::components::state::Concurrency;
-use crate::http::message::{form_pairs, Request, Response};
+use crate::http::message::{Request, Response};
 
-/// `metadata.<k>=<v>` query parameters (first value wins).
-pub fn query_metadata(req: &Request) -> HashMap<String, String> {
-    let mut md = HashMap::new();
-    for (k, v) in form_pairs(req.query()) {
-        if let Some(name) = k.strip_prefix("metadata.") {
-            md.entry(name.to_owned()).or_insert(v);
-        }
-    }
-    md
-}
+pub use crate::api::query_metadata;
 
 fn malformed(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
