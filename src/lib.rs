@@ -11,7 +11,8 @@
 //! - [`net`]: per-worker listeners.
 //! - [`http`]: the HTTP/1.1 connection loop and the request/response types.
 //! - [`api`]: the route table, router, error catalogue and building-block handlers.
-//! - [`grpc`]: the gRPC front end: framing, status, the h2 stream handler.
+//! - [`grpc`]: the gRPC front end: framing, status, the h2 stream handler,
+//!   streaming calls, server reflection.
 //! - [`proto`]: generated protobuf types (Dapr's runtime API, google.rpc).
 //! - [`components`]: component registry and built-in components.
 //! - [`channel`]: calling the app (HTTP), trace context.

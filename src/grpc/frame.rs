@@ -89,6 +89,11 @@ impl Decoder {
         }))
     }
 
+    /// Whether no bytes are buffered (the stream is at a message boundary).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// Call at end of stream: an error if a partial message is pending.
     pub fn finish(&self) -> Result<(), FrameError> {
         if self.buf.is_empty() {

@@ -1,27 +1,27 @@
 //! The gRPC front end: one h2 stream = one call, dispatched by `:path`.
 //!
 //! This module owns the wire rules — content type, the 5-byte framing,
-//! compression, `grpc-timeout`, message size, trailers — and hands the
+//! compression, `grpc-timeout`, message size, trailers. Unary calls hand the
 //! decoded request bytes to [`crate::api::grpc`], which routes the method to
-//! the same building-block logic the HTTP API uses.
+//! the same building-block logic the HTTP API uses. Streaming methods (server
+//! reflection) get the call's [`Incoming`] messages and [`Outgoing`] sink.
 
-use std::io::Read;
+use std::future::Future;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::RecvStream;
 use http::{HeaderMap, HeaderValue};
 
-use super::frame::{self, Decoder, FrameError};
+use super::frame;
+use super::reflection;
 use super::status::GrpcCode;
+use super::stream::{status_fields, Incoming, Outgoing, GRPC_CONTENT_TYPE};
 use crate::api::error::ApiError;
 use crate::api::Ctx;
-use crate::http::h2::{next_chunk, StreamHandler};
-
-/// `application/grpc`
-const GRPC_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/grpc");
+use crate::http::h2::StreamHandler;
 
 /// A decoded unary request.
 pub struct Call {
@@ -79,12 +79,74 @@ impl GrpcApi {
     pub fn new(ctx: Rc<Ctx>, max_message: usize) -> Self {
         Self { ctx, max_message }
     }
+
+    /// A unary call: method and token checks, one request message, one reply.
+    async fn unary(
+        &self,
+        path: &str,
+        metadata: HeaderMap,
+        mut incoming: Incoming,
+        respond: &mut SendResponse<Bytes>,
+        deadline: Option<Duration>,
+    ) -> (GrpcCode, u64, u64) {
+        let work = async {
+            // Method and token first: nothing is buffered for a call we refuse.
+            crate::api::grpc::precheck(&self.ctx, path, &metadata)?;
+            let message = incoming.unary().await?;
+            let recv = message.len() as u64;
+            let call = Call {
+                path: path.to_owned(),
+                metadata,
+                message,
+            };
+            let reply = crate::api::grpc::call(&self.ctx, call).await;
+            Ok::<_, Status>((reply?, recv))
+        };
+        match with_deadline(deadline, work).await {
+            Ok((msg, recv)) => {
+                let sent = msg.len() as u64;
+                send_ok(respond, msg);
+                (GrpcCode::Ok, recv, sent)
+            }
+            Err(status) => {
+                let code = status.code;
+                send_status(respond, &status);
+                (code, 0, 0)
+            }
+        }
+    }
+
+    /// A streaming call: token check, then the method's handler over the
+    /// message stream and sink, then the status trailers.
+    async fn streaming(
+        &self,
+        method: Result<Streaming, Status>,
+        metadata: &HeaderMap,
+        incoming: Incoming,
+        mut outgoing: Outgoing,
+        deadline: Option<Duration>,
+    ) -> (GrpcCode, u64, u64) {
+        // Streams may be long-lived: they end at a message boundary on shutdown.
+        let mut incoming = incoming.until_drained(self.ctx.drain.clone());
+        let work = async {
+            let method = method?;
+            crate::api::grpc::check_token(&self.ctx, metadata)?;
+            match method {
+                Streaming::Reflection => reflection::serve(&mut incoming, &mut outgoing).await,
+            }
+        };
+        let result = with_deadline(deadline, work).await;
+        let code = result.as_ref().err().map_or(GrpcCode::Ok, |s| s.code);
+        let (recv, sent) = (incoming.received(), outgoing.sent());
+        outgoing.finish(result.as_ref().map(|_| ()));
+        (code, recv, sent)
+    }
 }
 
 impl StreamHandler for GrpcApi {
     async fn handle(&self, req: http::Request<RecvStream>, mut respond: SendResponse<Bytes>) {
         let started = Instant::now();
-        let (parts, mut body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
 
         if !is_grpc_content_type(parts.headers.get(http::header::CONTENT_TYPE)) {
@@ -103,41 +165,17 @@ impl StreamHandler for GrpcApi {
             .headers
             .get("grpc-encoding")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        let incoming = Incoming::new(body, self.max_message, gzip);
 
-        let work = async {
-            // Method and token first: nothing is buffered for a call we refuse.
-            crate::api::grpc::precheck(&self.ctx, &path, &parts.headers)?;
-            let message = read_unary(&mut body, self.max_message, gzip).await?;
-            let recv = message.len() as u64;
-            let call = Call {
-                path: path.clone(),
-                metadata: parts.headers,
-                message,
-            };
-            let reply = crate::api::grpc::call(&self.ctx, call).await;
-            Ok::<_, Status>((reply?, recv))
-        };
-        let outcome = match deadline {
-            Some(d) => match monoio::time::timeout(d, work).await {
-                Ok(r) => r,
-                Err(_) => Err(Status::new(
-                    GrpcCode::DeadlineExceeded,
-                    "context deadline exceeded",
-                )),
-            },
-            None => work.await,
-        };
-
-        let (code, recv, sent) = match outcome {
-            Ok((msg, recv)) => {
-                let sent = msg.len() as u64;
-                send_ok(&mut respond, msg);
-                (GrpcCode::Ok, recv, sent)
+        let (code, recv, sent) = match streaming_method(&path) {
+            Some(method) => {
+                let outgoing = Outgoing::new(respond);
+                self.streaming(method, &parts.headers, incoming, outgoing, deadline)
+                    .await
             }
-            Err(status) => {
-                let code = status.code;
-                send_status(&mut respond, &status);
-                (code, 0, 0)
+            None => {
+                self.unary(&path, parts.headers, incoming, &mut respond, deadline)
+                    .await
             }
         };
         self.ctx
@@ -149,6 +187,47 @@ impl StreamHandler for GrpcApi {
     }
 }
 
+/// The streaming methods served; every other path is a unary call of the
+/// `Dapr` service (or unknown, which `precheck` answers).
+enum Streaming {
+    /// `grpc.reflection.{v1,v1alpha}.ServerReflection/ServerReflectionInfo`.
+    Reflection,
+}
+
+/// The streaming method at `path`, an error for an unknown method of a
+/// streaming-only service, `None` for the unary table.
+fn streaming_method(path: &str) -> Option<Result<Streaming, Status>> {
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    if !reflection::SERVICES.contains(&service) {
+        return None;
+    }
+    Some(if method == reflection::METHOD {
+        Ok(Streaming::Reflection)
+    } else {
+        Err(Status::new(
+            GrpcCode::Unimplemented,
+            format!("unknown method {method} for service {service}"),
+        ))
+    })
+}
+
+/// Runs `work` under the call's `grpc-timeout`, if any.
+async fn with_deadline<T>(
+    deadline: Option<Duration>,
+    work: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        Some(d) => match monoio::time::timeout(d, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Status::new(
+                GrpcCode::DeadlineExceeded,
+                "context deadline exceeded",
+            )),
+        },
+        None => work.await,
+    }
+}
+
 fn is_grpc_content_type(ct: Option<&HeaderValue>) -> bool {
     ct.and_then(|v| v.to_str().ok()).is_some_and(|s| {
         s == "application/grpc"
@@ -157,68 +236,8 @@ fn is_grpc_content_type(ct: Option<&HeaderValue>) -> bool {
     })
 }
 
-/// Reads exactly one request message from the stream.
-async fn read_unary(body: &mut RecvStream, max: usize, gzip: bool) -> Result<Bytes, Status> {
-    let mut decoder = Decoder::new(max);
-    let mut message = None;
-    while let Some(chunk) = next_chunk(body).await {
-        let chunk =
-            chunk.map_err(|e| Status::new(GrpcCode::Cancelled, format!("stream error: {e}")))?;
-        decoder.push(&chunk);
-        while let Some(m) = decoder.next_message().map_err(frame_status)? {
-            if message.is_some() {
-                return Err(Status::new(
-                    GrpcCode::Unimplemented,
-                    "grpc: received more than one message for a unary method",
-                ));
-            }
-            message = Some(m);
-        }
-    }
-    decoder.finish().map_err(frame_status)?;
-    let m = message.ok_or_else(|| {
-        Status::new(
-            GrpcCode::Internal,
-            "grpc: no request message received for a unary method",
-        )
-    })?;
-    if !m.compressed {
-        return Ok(m.payload);
-    }
-    if !gzip {
-        return Err(Status::new(
-            GrpcCode::Internal,
-            "grpc: compressed message without a supported grpc-encoding",
-        ));
-    }
-    let mut out = Vec::new();
-    // Decompress at most `max + 1` bytes so a zip bomb cannot exhaust memory.
-    flate2::read::GzDecoder::new(&m.payload[..])
-        .take(max as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Status::new(
-                GrpcCode::Internal,
-                format!("grpc: failed to decompress: {e}"),
-            )
-        })?;
-    if out.len() > max {
-        return Err(frame_status(FrameError::TooLarge {
-            len: out.len(),
-            max,
-        }));
-    }
-    Ok(Bytes::from(out))
-}
-
-fn frame_status(e: FrameError) -> Status {
-    let code = match e {
-        FrameError::TooLarge { .. } => GrpcCode::ResourceExhausted,
-        _ => GrpcCode::Internal,
-    };
-    Status::new(code, e.to_string())
-}
-
+/// A unary reply: headers, the message and `grpc-status: 0`, handed to h2
+/// at once (h2 buffers what the window does not take yet).
 fn send_ok(respond: &mut SendResponse<Bytes>, msg: Bytes) {
     let mut head = http::Response::new(());
     head.headers_mut()
@@ -230,7 +249,7 @@ fn send_ok(respond: &mut SendResponse<Bytes>, msg: Bytes) {
         return;
     }
     let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    status_fields(&mut trailers, None);
     let _ = stream.send_trailers(trailers);
 }
 
@@ -239,24 +258,6 @@ fn send_status(respond: &mut SendResponse<Bytes>, status: &Status) {
     let mut head = http::Response::new(());
     let h = head.headers_mut();
     h.insert(http::header::CONTENT_TYPE, GRPC_CONTENT_TYPE);
-    h.insert(
-        "grpc-status",
-        HeaderValue::from(u16::from(status.code.as_u8())),
-    );
-    let encoded =
-        percent_encoding::utf8_percent_encode(&status.message, GRPC_MESSAGE_ESCAPE).to_string();
-    if let Ok(v) = HeaderValue::from_str(&encoded) {
-        h.insert("grpc-message", v);
-    }
-    if let Some(details) = &status.details {
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(details);
-        if let Ok(v) = HeaderValue::from_str(&b64) {
-            h.insert("grpc-status-details-bin", v);
-        }
-    }
+    status_fields(h, Some(status));
     let _ = respond.send_response(head, true);
 }
-
-/// `grpc-message` is percent-encoded outside printable ASCII (and `%`).
-const GRPC_MESSAGE_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');

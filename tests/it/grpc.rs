@@ -11,7 +11,7 @@ use crate::harness::*;
 
 type DaprClient = dapr::Client<dapr::client::TonicClientWithAuth>;
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -26,7 +26,7 @@ fn resources() -> String {
 }
 
 /// The daprd child's gRPC address (the harness gives it a free port).
-fn start_with_grpc(extra: &[&str], env: &[(&str, &str)]) -> (Daprd, SocketAddr) {
+pub(crate) fn start_with_grpc(extra: &[&str], env: &[(&str, &str)]) -> (Daprd, SocketAddr) {
     let grpc = free_port();
     let port = grpc.to_string();
     let mut args: Vec<&str> = extra.to_vec();
@@ -138,13 +138,13 @@ fn unknown_and_unbuilt_methods_are_unimplemented() {
         assert!(msg.contains("unknown service foo.Bar"), "{msg}");
         let (status, msg, _) = raw_call(
             addr,
-            "/dapr.proto.runtime.v1.Dapr/PublishEvent",
+            "/dapr.proto.runtime.v1.Dapr/InvokeBinding",
             &[],
             &frame(&[]),
         )
         .await;
         assert_eq!(status, 12);
-        assert!(msg.contains("PublishEvent"), "{msg}");
+        assert!(msg.contains("InvokeBinding"), "{msg}");
     });
 }
 
@@ -232,7 +232,7 @@ fn frame_types(mut buf: &[u8]) -> Vec<u8> {
     types
 }
 
-fn frame(msg: &[u8]) -> Bytes {
+pub(crate) fn frame(msg: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(5 + msg.len());
     b.put_u8(0);
     b.put_u32(msg.len() as u32);
@@ -240,7 +240,7 @@ fn frame(msg: &[u8]) -> Bytes {
     b.freeze()
 }
 
-fn grpc_request(path: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+pub(crate) fn grpc_request(path: &str, headers: &[(&str, &str)]) -> http::Request<()> {
     let mut b = http::Request::builder()
         .method("POST")
         .uri(format!("http://localhost{path}"))

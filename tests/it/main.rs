@@ -11,6 +11,7 @@ mod services;
 
 mod cli;
 mod grpc;
+mod grpc_reflection;
 mod health;
 mod http_server;
 mod invoke;
