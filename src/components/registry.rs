@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::pubsub::in_memory::InMemoryPubSubFactory;
+use super::pubsub::redis::RedisPubSubFactory;
 use super::pubsub::PubSubDyn;
 use super::state::in_memory::InMemoryFactory;
 use super::state::redis::RedisStateFactory;
@@ -25,6 +26,8 @@ pub enum Factory {
     RedisState(RedisStateFactory),
     /// `pubsub.in-memory`
     InMemoryPubSub(InMemoryPubSubFactory),
+    /// `pubsub.redis`
+    RedisPubSub(RedisPubSubFactory),
 }
 
 /// A component the registry does not know, or cannot build.
@@ -92,7 +95,11 @@ pub struct Factories {
 }
 
 /// Builds the factory for `c`, or explains why not.
-fn build_factory(c: &Component, metadata: &Metadata) -> Result<Option<Factory>, RegistryError> {
+fn build_factory(
+    c: &Component,
+    metadata: &Metadata,
+    app_id: &str,
+) -> Result<Option<Factory>, RegistryError> {
     Ok(match (c.kind.as_str(), c.version.as_str()) {
         ("state.in-memory", "v1") => Some(Factory::InMemoryState(InMemoryFactory::new(metadata))),
         ("state.redis", "v1") => Some(Factory::RedisState(
@@ -101,6 +108,9 @@ fn build_factory(c: &Component, metadata: &Metadata) -> Result<Option<Factory>, 
         ("pubsub.in-memory", "v1") => Some(Factory::InMemoryPubSub(InMemoryPubSubFactory::new(
             metadata,
         ))),
+        ("pubsub.redis", "v1") => Some(Factory::RedisPubSub(
+            RedisPubSubFactory::new(metadata, app_id).map_err(|message| init_error(c, message))?,
+        )),
         _ => None,
     })
 }
@@ -118,10 +128,11 @@ fn init_error(c: &Component, message: String) -> RegistryError {
 impl Factories {
     /// Builds factories for every loaded component. Components with
     /// `ignoreErrors` that fail are logged and skipped.
-    pub fn build(components: &[Component]) -> Result<Factories, RegistryError> {
+    pub fn build(components: &[Component], app_id: &str) -> Result<Factories, RegistryError> {
         let mut out = Factories::default();
         for c in components {
-            let result = resolve_metadata(c).and_then(|md| Ok((build_factory(c, &md)?, md)));
+            let result =
+                resolve_metadata(c).and_then(|md| Ok((build_factory(c, &md, app_id)?, md)));
             let (factory, metadata) = match result {
                 Ok((Some(f), md)) => (f, md),
                 Ok((None, _)) => {
@@ -168,6 +179,9 @@ impl Factories {
                     store.state.insert(r.name.clone(), Rc::new(f.build()));
                 }
                 Factory::InMemoryPubSub(f) => {
+                    store.pubsub.insert(r.name.clone(), Rc::new(f.build()));
+                }
+                Factory::RedisPubSub(f) => {
                     store.pubsub.insert(r.name.clone(), Rc::new(f.build()));
                 }
             }

@@ -228,7 +228,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
             env: &env,
         },
     )?;
-    let factories = Arc::new(Factories::build(&resources.components)?);
+    let factories = Arc::new(Factories::build(&resources.components, &opts.app_id)?);
     let configuration = configuration::load(&opts.config_paths, &env)?;
     if !configuration.api.is_empty() {
         tracing::info!("API allow/deny lists from the Configuration are in effect");

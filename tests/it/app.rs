@@ -67,6 +67,7 @@ impl TestApp {
                 match listener.accept() {
                     Ok((c, _)) => {
                         c.set_nonblocking(false).unwrap();
+                        let _ = c.set_nodelay(true);
                         conns.lock().unwrap().push(c.try_clone().unwrap());
                         let h = handler.clone();
                         std::thread::spawn(move || serve(c, h));
@@ -210,13 +211,16 @@ fn serve(c: TcpStream, handler: Option<Handler>) {
     }
 }
 
+/// Head and body in one write (two small writes would meet Nagle and the
+/// peer's delayed ACK: 40 ms per response).
 fn respond(w: &mut TcpStream, code: u16, ct: &str, body: &[u8]) -> std::io::Result<()> {
-    write!(
-        w,
+    let mut out = format!(
         "HTTP/1.1 {code} X\r\ncontent-type: {ct}\r\nx-app: yes\r\ncontent-length: {}\r\n\r\n",
         body.len()
-    )?;
-    w.write_all(body)
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    w.write_all(&out)
 }
 
 /// `n` bytes (`i % 251`), chunked.

@@ -20,5 +20,6 @@ mod metadata;
 mod metrics;
 mod proto_bootstrap;
 mod pubsub;
+mod pubsub_redis;
 mod state;
 mod state_redis;

@@ -14,25 +14,35 @@ use crate::harness::*;
 /// A subscriber app: answers `GET /dapr/subscribe` with `subscriptions`,
 /// records every other request, and answers it with `answer(request, n)`
 /// where `n` counts earlier requests to the same path.
-struct Subscriber {
-    app: TestApp,
-    seen: Arc<Mutex<Vec<Seen>>>,
+pub(crate) struct Subscriber {
+    pub app: TestApp,
+    seen: Arc<Mutex<Recorded>>,
 }
 
-type Answer = dyn Fn(&Seen, usize) -> (u16, String) + Send + Sync;
+/// Requests received, and a count per path (so waiting is cheap).
+#[derive(Default)]
+struct Recorded {
+    all: Vec<Seen>,
+    per_path: std::collections::HashMap<String, usize>,
+}
+
+pub(crate) type Answer = dyn Fn(&Seen, usize) -> (u16, String) + Send + Sync;
 
 impl Subscriber {
-    fn start(subscriptions: &str, answer: Arc<Answer>) -> Subscriber {
-        let seen: Arc<Mutex<Vec<Seen>>> = Default::default();
+    pub fn start(subscriptions: &str, answer: Arc<Answer>) -> Subscriber {
+        let seen: Arc<Mutex<Recorded>> = Default::default();
         let (s, subs) = (seen.clone(), subscriptions.to_owned());
         let handler: crate::app::Handler = Arc::new(move |req: &Seen| {
-            let mut seen = s.lock().unwrap();
+            let n = {
+                let mut seen = s.lock().unwrap();
+                seen.all.push(req.clone());
+                let n = seen.per_path.entry(req.path.clone()).or_default();
+                *n += 1;
+                *n - 1
+            };
             if req.path == "/dapr/subscribe" {
-                seen.push(req.clone());
                 return Some((200, "application/json".into(), subs.clone().into_bytes()));
             }
-            let n = seen.iter().filter(|x| x.path == req.path).count();
-            seen.push(req.clone());
             let (code, body) = answer(req, n);
             Some((code, "application/json".into(), body.into_bytes()))
         });
@@ -42,17 +52,28 @@ impl Subscriber {
         }
     }
 
-    fn success(subscriptions: &str) -> Subscriber {
+    pub fn success(subscriptions: &str) -> Subscriber {
         Self::start(
             subscriptions,
             Arc::new(|_, _| (200, r#"{"status":"SUCCESS"}"#.into())),
         )
     }
 
-    fn to(&self, path: &str) -> Vec<Seen> {
+    pub fn count(&self, path: &str) -> usize {
         self.seen
             .lock()
             .unwrap()
+            .per_path
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn to(&self, path: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .all
             .iter()
             .filter(|s| s.path == path)
             .cloned()
@@ -60,17 +81,13 @@ impl Subscriber {
     }
 
     /// Waits until `path` has received `n` requests; returns them.
-    fn wait_for(&self, path: &str, n: usize) -> Vec<Seen> {
+    pub fn wait_for(&self, path: &str, n: usize) -> Vec<Seen> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let got = self.to(path);
-            if got.len() >= n || Instant::now() > deadline {
-                assert!(
-                    got.len() >= n,
-                    "{path}: {} deliveries, wanted {n}",
-                    got.len()
-                );
-                return got;
+            let got = self.count(path);
+            if got >= n || Instant::now() > deadline {
+                assert!(got >= n, "{path}: {got} deliveries, wanted {n}");
+                return self.to(path);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -80,9 +97,15 @@ impl Subscriber {
 /// A resources folder: `pubsub.in-memory` named `pubsub` (with `metadata`)
 /// plus `extra` YAML documents.
 fn resources(metadata: &[(&str, &str)], extra: &str) -> PathBuf {
+    resources_of("pubsub.in-memory", metadata, extra)
+}
+
+/// A resources folder: a `kind` component named `pubsub` (with `metadata`)
+/// plus `extra` YAML documents.
+pub(crate) fn resources_of(kind: &str, metadata: &[(&str, &str)], extra: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(crate::services::unique_app_id("daprd-pubsub"));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut yaml = String::from("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.in-memory\n  version: v1\n  metadata:\n");
+    let mut yaml = format!("apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: {kind}\n  version: v1\n  metadata:\n");
     for (k, v) in metadata {
         yaml.push_str(&format!("  - name: {k}\n    value: \"{v}\"\n"));
     }
@@ -97,7 +120,7 @@ fn resources(metadata: &[(&str, &str)], extra: &str) -> PathBuf {
 }
 
 /// Starts a sidecar for `app` with `dir` and waits until its subscriptions are live.
-fn sidecar(app: &Subscriber, dir: &std::path::Path, app_id: &str) -> InProc {
+pub(crate) fn sidecar(app: &Subscriber, dir: &std::path::Path, app_id: &str) -> InProc {
     let port = app.app.port.to_string();
     let dir = dir.display().to_string();
     let d = InProc::start(
@@ -118,7 +141,7 @@ fn sidecar(app: &Subscriber, dir: &std::path::Path, app_id: &str) -> InProc {
     d
 }
 
-fn publish(d: &InProc, path: &str, content_type: &str, body: &[u8]) -> HttpResponse {
+pub(crate) fn publish(d: &InProc, path: &str, content_type: &str, body: &[u8]) -> HttpResponse {
     request(
         d.http,
         "POST",
@@ -128,7 +151,7 @@ fn publish(d: &InProc, path: &str, content_type: &str, body: &[u8]) -> HttpRespo
     )
 }
 
-fn json(s: &Seen) -> serde_json::Value {
+pub(crate) fn json(s: &Seen) -> serde_json::Value {
     serde_json::from_slice(&s.body)
         .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&s.body)))
 }

@@ -115,17 +115,18 @@ pub async fn bulk_publish(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
     if let Err(e) = super::raw_payload(&metadata) {
         return e.into();
     }
-    let parsed: Vec<EntryJson> =
-        match serde_json::from_slice(&req.body) {
-            Ok(v) => v,
-            Err(e) => return ApiError::new(
+    let parsed: Vec<EntryJson> = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(e) => {
+            return ApiError::new(
                 ErrorCode::PubsubEventsSer,
                 format!(
                     "error when unmarshaling the request for topic {topic} pubsub {pubsub}: {e}"
                 ),
             )
-            .into(),
-        };
+            .into()
+        }
+    };
     let mut entries = Vec::with_capacity(parsed.len());
     for e in parsed {
         let event = match event_bytes(e.event.as_deref(), &e.content_type) {

@@ -13,6 +13,7 @@
 //! picks, so the app never sees a message twice.
 
 pub mod in_memory;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::rc::Rc;

@@ -143,7 +143,7 @@ fn parse_bool(md: &Metadata, key: &str) -> Result<bool, String> {
 }
 
 /// A Go duration (`5s`, `250ms`) or a bare number of milliseconds.
-fn duration(md: &Metadata, key: &str, default: Duration) -> Result<Duration, String> {
+pub fn duration(md: &Metadata, key: &str, default: Duration) -> Result<Duration, String> {
     match md.get(key).map(str::trim) {
         None | Some("") => Ok(default),
         Some(v) => match v.parse::<u64>() {
