@@ -133,6 +133,10 @@ impl GrpcApi {
             crate::api::grpc::check_token(&self.ctx, metadata)?;
             match method {
                 Streaming::Reflection => reflection::serve(&mut incoming, &mut outgoing).await,
+                Streaming::SubscribeTopicEvents => {
+                    crate::subscriptions::streaming::serve(&self.ctx, &mut incoming, &mut outgoing)
+                        .await
+                }
             }
         };
         let result = with_deadline(deadline, work).await;
@@ -192,12 +196,17 @@ impl StreamHandler for GrpcApi {
 enum Streaming {
     /// `grpc.reflection.{v1,v1alpha}.ServerReflection/ServerReflectionInfo`.
     Reflection,
+    /// `dapr.proto.runtime.v1.Dapr/SubscribeTopicEventsAlpha1`.
+    SubscribeTopicEvents,
 }
 
 /// The streaming method at `path`, an error for an unknown method of a
 /// streaming-only service, `None` for the unary table.
 fn streaming_method(path: &str) -> Option<Result<Streaming, Status>> {
     let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    if service == crate::api::grpc::DAPR_SERVICE && method == "SubscribeTopicEventsAlpha1" {
+        return Some(Ok(Streaming::SubscribeTopicEvents));
+    }
     if !reflection::SERVICES.contains(&service) {
         return None;
     }

@@ -247,6 +247,82 @@ pub fn has_expired(expiration: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A CloudEvent as the `TopicEventRequest` Go sends to gRPC subscribers:
+/// `data` decoded from `data_base64`, a string as its text for non-JSON
+/// content types, otherwise JSON; attributes other than the core ones go
+/// into `extensions`.
+pub fn topic_event(
+    ev: &serde_json::Value,
+    topic: &str,
+    pubsub: &str,
+    path: &str,
+) -> crate::proto::dapr::proto::runtime::v1::TopicEventRequest {
+    const CORE: &[&str] = &[
+        "id",
+        "source",
+        "datacontenttype",
+        "type",
+        "specversion",
+        "data",
+        "data_base64",
+    ];
+    let text = |k: &str| ev.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let content_type = text("datacontenttype");
+    let data = if let Some(b64) = ev.get("data_base64").and_then(|v| v.as_str()) {
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_default()
+    } else {
+        match ev.get("data") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::String(s))
+                if !is_content_type(&content_type, "application/json")
+                    && !is_content_type(&content_type, CLOUDEVENT_CONTENT_TYPE) =>
+            {
+                s.clone().into_bytes()
+            }
+            Some(v) => serde_json::to_vec(v).unwrap_or_default(),
+        }
+    };
+    let extensions = ev.as_object().map(|m| prost_types::Struct {
+        fields: m
+            .iter()
+            .filter(|(k, _)| !CORE.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), proto_value(v)))
+            .collect(),
+    });
+    crate::proto::dapr::proto::runtime::v1::TopicEventRequest {
+        id: text("id"),
+        source: text("source"),
+        r#type: text("type"),
+        spec_version: text("specversion"),
+        data_content_type: content_type,
+        data,
+        topic: topic.to_owned(),
+        pubsub_name: pubsub.to_owned(),
+        path: path.to_owned(),
+        extensions,
+    }
+}
+
+/// JSON as `google.protobuf.Value`.
+fn proto_value(v: &serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match v {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
+        serde_json::Value::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.iter().map(proto_value).collect(),
+        }),
+        serde_json::Value::Object(m) => Kind::StructValue(prost_types::Struct {
+            fields: m.iter().map(|(k, v)| (k.clone(), proto_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +432,24 @@ mod tests {
         assert_eq!(v["specversion"], "1.0");
         assert_eq!(v["data"]["a"], 1);
         assert!(envelope(&publish(b"[1]", CLOUDEVENT_CONTENT_TYPE, &md)).is_err());
+    }
+
+    #[test]
+    fn topic_events_as_go() {
+        let ev = serde_json::json!({"id":"1","source":"s","type":"t","specversion":"1.0",
+            "datacontenttype":"application/json","data":{"a":1},"topic":"x","traceparent":"tp"});
+        let te = topic_event(&ev, "orders", "ps", "/");
+        assert_eq!(
+            (te.id.as_str(), te.r#type.as_str(), te.path.as_str()),
+            ("1", "t", "/")
+        );
+        assert_eq!(te.data, br#"{"a":1}"#);
+        let ext = te.extensions.unwrap();
+        assert!(ext.fields.contains_key("traceparent") && !ext.fields.contains_key("data"));
+        let ev = serde_json::json!({"datacontenttype":"text/plain","data":"hi"});
+        assert_eq!(topic_event(&ev, "t", "p", "/").data, b"hi");
+        let ev = serde_json::json!({"data_base64":"AAE="});
+        assert_eq!(topic_event(&ev, "t", "p", "/").data, [0, 1]);
     }
 
     #[test]

@@ -44,10 +44,29 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// What one attempt came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Verdict {
+pub enum Verdict {
+    /// Processed.
     Delivered,
+    /// Not to be delivered again (dead-letter topic if any).
     Drop(String),
+    /// Try again.
     Retry(String),
+}
+
+/// Where a subscription's events go.
+pub enum Target {
+    /// POSTed to the app over the worker's HTTP channel.
+    App,
+    /// Sent on a gRPC streaming subscription; the stream task answers.
+    Stream(local_sync::mpsc::unbounded::Tx<StreamEvent>),
+}
+
+/// One event for a streaming subscription, and where its verdict goes.
+pub struct StreamEvent {
+    /// The event as `TopicEventRequest`.
+    pub event: crate::proto::dapr::proto::runtime::v1::TopicEventRequest,
+    /// The client's answer.
+    pub verdict: local_sync::oneshot::Sender<Verdict>,
 }
 
 /// The envelope fields delivery needs (the rest is skipped, not parsed).
@@ -86,14 +105,21 @@ struct AppStatus {
 pub struct Deliverer {
     ctx: Weak<Ctx>,
     sub: Arc<Subscription>,
+    target: Target,
 }
 
 impl Deliverer {
-    /// A handler for `sub` on the worker of `ctx`.
+    /// A handler for `sub` on the worker of `ctx`, delivering to the app.
     pub fn new(ctx: &Rc<Ctx>, sub: Arc<Subscription>) -> Deliverer {
+        Self::with_target(ctx, sub, Target::App)
+    }
+
+    /// A handler for `sub` delivering to `target`.
+    pub fn with_target(ctx: &Rc<Ctx>, sub: Arc<Subscription>, target: Target) -> Deliverer {
         Deliverer {
             ctx: Rc::downgrade(ctx),
             sub,
+            target,
         }
     }
 
@@ -108,8 +134,10 @@ impl Deliverer {
             msg.data.clone()
         };
 
-        // Read what routing needs: the whole event only when a rule has an expression.
-        let parsed = if rules::needs_event(&sub.rules) {
+        // Read what routing needs: the whole event only when a rule has an
+        // expression or the event goes out as a protobuf message.
+        let full = rules::needs_event(&sub.rules) || matches!(self.target, Target::Stream(_));
+        let parsed = if full {
             serde_json::from_slice::<serde_json::Value>(&body)
                 .map(|ev| (Head::from_event(&ev), Some(ev)))
         } else {
@@ -133,10 +161,20 @@ impl Deliverer {
         };
 
         let headers = self.headers(&ctx, &msg, &head);
+        let proto = match (&self.target, &event) {
+            (Target::Stream(_), Some(ev)) => {
+                Some(cloudevent::topic_event(ev, &msg.topic, &sub.pubsub, path))
+            }
+            _ => None,
+        };
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
-            match self.post(&ctx, path, &headers, &body).await {
+            let verdict = match (&self.target, &proto) {
+                (Target::Stream(tx), Some(ev)) => send_to_stream(tx, ev.clone()).await,
+                _ => self.post(&ctx, path, &headers, &body).await,
+            };
+            match verdict {
                 Verdict::Delivered => return Handled::Ack,
                 Verdict::Drop(why) => {
                     tracing::warn!(pubsub = %sub.pubsub, topic = %msg.topic, path, "event dropped: {why}");
@@ -253,6 +291,20 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// Hands an event to the stream task and waits for the client's answer; a
+/// closed stream is a retry (the broker decides what happens next).
+async fn send_to_stream(
+    tx: &local_sync::mpsc::unbounded::Tx<StreamEvent>,
+    event: crate::proto::dapr::proto::runtime::v1::TopicEventRequest,
+) -> Verdict {
+    let (verdict, rx) = local_sync::oneshot::channel();
+    if tx.send(StreamEvent { event, verdict }).is_err() {
+        return Verdict::Retry("the streaming subscription is closed".into());
+    }
+    rx.await
+        .unwrap_or_else(|_| Verdict::Retry("the streaming subscription closed".into()))
 }
 
 impl MessageHandler for Deliverer {

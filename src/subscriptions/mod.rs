@@ -17,6 +17,7 @@ pub mod cloudevent;
 pub mod deliver;
 pub mod discover;
 pub mod rules;
+pub mod streaming;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -24,7 +25,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::api::Ctx;
-use crate::components::pubsub::{Delivery, SubscribeRequest};
+use crate::components::pubsub::{Delivery, Scope, SubscribeRequest};
 use crate::runtime::shutdown::Latch;
 use rules::Rule;
 
@@ -99,9 +100,28 @@ impl Registry {
         if self.ready.is_triggered() {
             return;
         }
-        *self.list.lock().unwrap_or_else(PoisonError::into_inner) =
-            subs.into_iter().map(Arc::new).collect();
+        // Streaming subscriptions may already be listed; the start-up set goes first.
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .splice(0..0, subs.into_iter().map(Arc::new));
         self.ready.trigger();
+    }
+
+    /// Lists a subscription made at run time (a streaming one).
+    pub fn add(&self, sub: Arc<Subscription>) {
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(sub);
+    }
+
+    /// Unlists a run-time subscription.
+    pub fn remove(&self, sub: &Arc<Subscription>) {
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|s| !Arc::ptr_eq(s, sub));
     }
 
     /// The current set (cold path: the metadata API).
@@ -159,6 +179,7 @@ pub async fn start_worker(ctx: Rc<Ctx>) {
             topic: sub.topic.clone(),
             metadata: sub.metadata.clone(),
             drain: ctx.drain.clone(),
+            scope: Scope::ThisWorker,
         };
         match broker.subscribe(req, handler).await {
             Ok(()) => {

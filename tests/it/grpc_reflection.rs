@@ -18,8 +18,8 @@ use crate::harness::WAIT;
 const V1: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
 const V1ALPHA: &str = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
-/// One open reflection stream.
-struct Stream {
+/// One open bidi stream (reflection here; streaming subscriptions reuse it).
+pub(crate) struct Stream {
     send: h2::SendStream<Bytes>,
     response: Option<h2::client::ResponseFuture>,
     body: Option<h2::RecvStream>,
@@ -27,7 +27,7 @@ struct Stream {
 }
 
 impl Stream {
-    async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Stream {
+    pub(crate) async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Stream {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (client, conn) = h2::client::handshake(tcp).await.unwrap();
         tokio::spawn(conn);
@@ -65,8 +65,20 @@ impl Stream {
         Ok(())
     }
 
+    /// Sends any message.
+    pub(crate) fn send_msg<M: Message>(&mut self, m: &M) {
+        self.send
+            .send_data(frame(&m.encode_to_vec()), false)
+            .unwrap();
+    }
+
     /// The next response message.
     async fn recv(&mut self) -> pb::ServerReflectionResponse {
+        self.recv_msg().await
+    }
+
+    /// The next response message, as `M`.
+    pub(crate) async fn recv_msg<M: Message + Default>(&mut self) -> M {
         self.headers().await.expect("a response, not trailers-only");
         let body = self.body.as_mut().unwrap();
         loop {
@@ -76,7 +88,7 @@ impl Stream {
                     assert_eq!(self.buf[0], 0, "uncompressed");
                     self.buf.advance(5);
                     let msg = self.buf.split_to(len);
-                    return pb::ServerReflectionResponse::decode(&msg[..]).unwrap();
+                    return M::decode(&msg[..]).unwrap();
                 }
             }
             let chunk = tokio::time::timeout(WAIT, body.data())
@@ -98,13 +110,13 @@ impl Stream {
     }
 
     /// Half-closes and returns the final grpc-status.
-    async fn close(mut self) -> u32 {
+    pub(crate) async fn close(mut self) -> u32 {
         self.send.send_data(Bytes::new(), true).unwrap();
         self.finish().await
     }
 
     /// Reads to the end of the stream: the grpc-status trailer.
-    async fn finish(mut self) -> u32 {
+    pub(crate) async fn finish(mut self) -> u32 {
         if let Err(status) = self.headers().await {
             return status;
         }

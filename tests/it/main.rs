@@ -21,5 +21,6 @@ mod metrics;
 mod proto_bootstrap;
 mod pubsub;
 mod pubsub_redis;
+mod pubsub_streaming;
 mod state;
 mod state_redis;

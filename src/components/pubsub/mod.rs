@@ -107,6 +107,19 @@ pub trait MessageHandler {
     fn handle(&self, msg: Message) -> LocalFuture<'_, Handled>;
 }
 
+/// Which publishes a subscription on a [`Delivery::PublishingWorker`]
+/// broker sees (a [`Delivery::OneWorker`] broker consumes on the worker
+/// that subscribes, whatever the scope).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Publishes made on this worker (every worker subscribes its own).
+    #[default]
+    ThisWorker,
+    /// Publishes made on any worker, handed to this one (a streaming
+    /// subscription lives on the worker holding its gRPC stream).
+    AllWorkers,
+}
+
 /// Start delivering a topic.
 #[derive(Clone)]
 pub struct SubscribeRequest {
@@ -114,8 +127,11 @@ pub struct SubscribeRequest {
     pub topic: String,
     /// Subscription metadata.
     pub metadata: HashMap<String, String>,
-    /// The worker's drain latch: consuming stops when it closes.
+    /// Consuming stops when this latch closes (the worker's, or the
+    /// subscription's own).
     pub drain: Drain,
+    /// Which publishes it sees.
+    pub scope: Scope,
 }
 
 /// A message broker. Instances live on one worker; no `Send` bounds.
