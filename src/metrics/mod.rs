@@ -35,14 +35,21 @@ type Sizes = Hist<13>;
 /// The metrics of the whole process (`Send + Sync`, in an `Arc`).
 pub struct Metrics {
     app_id: String,
+    namespace: String,
     shards: Vec<Arc<Shard>>,
 }
 
 impl Metrics {
     /// One shard per worker, created up front.
     pub fn new(app_id: &str, workers: usize) -> Arc<Metrics> {
+        Self::new_in(app_id, None, workers)
+    }
+
+    /// As [`Metrics::new`], for an app in `namespace` (the `namespace` label).
+    pub fn new_in(app_id: &str, namespace: Option<&str>, workers: usize) -> Arc<Metrics> {
         Arc::new(Metrics {
             app_id: escape(app_id),
+            namespace: escape(namespace.unwrap_or("")),
             shards: (0..workers.max(1))
                 .map(|_| Arc::new(Shard::default()))
                 .collect(),
@@ -66,8 +73,22 @@ impl Metrics {
         let mut grpc_bytes: BTreeMap<String, (Sizes, Sizes)> = BTreeMap::new();
         let (mut req_bytes, mut resp_bytes) = (Sizes::default(), Sizes::default());
         let mut workers = Vec::with_capacity(self.shards.len());
+        // (component, topic, outcome) → count and latency.
+        type Topics = BTreeMap<(String, String, &'static str), (u64, Latency)>;
+        let (mut ingress, mut egress): (Topics, Topics) = Default::default();
         for shard in &self.shards {
             let s = shard.lock();
+            for (into, from) in [(&mut ingress, &s.pubsub_in), (&mut egress, &s.pubsub_out)] {
+                for (topic, entries) in from {
+                    for e in entries {
+                        let slot = into
+                            .entry((e.component.to_string(), topic.to_string(), e.outcome))
+                            .or_default();
+                        slot.0 += e.count;
+                        slot.1.merge(&e.latency);
+                    }
+                }
+            }
             for (path, entries) in &s.http {
                 for e in entries {
                     let slot = http
@@ -189,6 +210,42 @@ impl Metrics {
             }
         }
 
+        let ns = &self.namespace;
+        let pubsub: [(&str, &str, &str, &str, &Topics); 2] = [
+            (
+                PUBSUB_INGRESS_COUNT,
+                PUBSUB_INGRESS_LATENCY,
+                "The number of incoming messages arriving from the pub/sub component.",
+                "The consuming app event processing latency.",
+                &ingress,
+            ),
+            (
+                PUBSUB_EGRESS_COUNT,
+                PUBSUB_EGRESS_LATENCY,
+                "The number of outgoing messages published to the pub/sub component.",
+                "The latency of the response from the pub/sub component.",
+                &egress,
+            ),
+        ];
+        for (count_name, latency_name, count_help, latency_help, series) in pubsub {
+            let labels = |(c, t, o): &(String, String, &str)| {
+                let (c, t) = (escape(c), escape(t));
+                if count_name == PUBSUB_INGRESS_COUNT {
+                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_PROCESS_STATUS}=\"{o}\",{L_STATUS}=\"{o}\",{L_TOPIC}=\"{t}\"")
+                } else {
+                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_SUCCESS}=\"{o}\",{L_TOPIC}=\"{t}\"")
+                }
+            };
+            header(&mut out, count_name, "counter", count_help);
+            for (k, (count, _)) in series {
+                let _ = writeln!(out, "{count_name}{{{}}} {count}", labels(k));
+            }
+            header(&mut out, latency_name, "histogram", latency_help);
+            for (k, (_, lat)) in series {
+                histogram(&mut out, latency_name, &labels(k), &LATENCY_BUCKETS_MS, lat);
+            }
+        }
+
         header(
             &mut out,
             WORKER_REQUESTS,
@@ -252,6 +309,12 @@ struct ShardData {
     resp_bytes: Sizes,
     requests: u64,
     latency_us: Histogram<u64>,
+    /// topic → per (component, outcome) delivery series.
+    pubsub_in: HashMap<Box<str>, Vec<TopicSeries>>,
+    pubsub_in_sets: usize,
+    /// topic → per (component, success) publish series.
+    pubsub_out: HashMap<Box<str>, Vec<TopicSeries>>,
+    pubsub_out_sets: usize,
 }
 
 impl Default for ShardData {
@@ -268,6 +331,10 @@ impl Default for ShardData {
             // 1 µs … 60 s at 3 significant digits.
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)
                 .expect("constant histogram bounds are valid"),
+            pubsub_in: HashMap::new(),
+            pubsub_in_sets: 0,
+            pubsub_out: HashMap::new(),
+            pubsub_out_sets: 0,
         }
     }
 }
@@ -275,6 +342,13 @@ impl Default for ShardData {
 struct HttpSeries {
     method: Method,
     status: u16,
+    count: u64,
+    latency: Latency,
+}
+
+struct TopicSeries {
+    component: Box<str>,
+    outcome: &'static str,
     count: u64,
     latency: Latency,
 }
@@ -366,6 +440,56 @@ impl Shard {
         bytes.0.observe(&SIZE_BUCKETS, recv as f64);
         bytes.1.observe(&SIZE_BUCKETS, sent as f64);
         record_worker(s, latency);
+    }
+
+    /// Records one delivery attempt of a pub/sub message (`success`, `retry`, `drop`).
+    pub fn record_pubsub_ingress(
+        &self,
+        component: &str,
+        topic: &str,
+        outcome: &'static str,
+        latency: Duration,
+    ) {
+        let mut s = self.lock();
+        let s = &mut *s;
+        record_topic(&mut s.pubsub_in, &mut s.pubsub_in_sets, component, topic, outcome, latency);
+    }
+
+    /// Records one publish to a pub/sub component.
+    pub fn record_pubsub_egress(&self, component: &str, topic: &str, success: bool, latency: Duration) {
+        let mut s = self.lock();
+        let s = &mut *s;
+        let outcome = if success { "true" } else { "false" };
+        record_topic(&mut s.pubsub_out, &mut s.pubsub_out_sets, component, topic, outcome, latency);
+    }
+}
+
+/// Adds one event to a pub/sub family (keyed by topic, capped like paths).
+fn record_topic(
+    map: &mut HashMap<Box<str>, Vec<TopicSeries>>,
+    sets: &mut usize,
+    component: &str,
+    topic: &str,
+    outcome: &'static str,
+    latency: Duration,
+) {
+    let series = series(
+        map,
+        sets,
+        topic,
+        |e| e.outcome == outcome && &*e.component == component,
+        || TopicSeries {
+            component: component.into(),
+            outcome,
+            count: 0,
+            latency: Latency::default(),
+        },
+    );
+    if let Some(series) = series {
+        series.count += 1;
+        series
+            .latency
+            .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
     }
 }
 

@@ -19,6 +19,14 @@ pub const GRPC_LATENCY: &str = "dapr_grpc_io_server_server_latency";
 pub const GRPC_RECEIVED_BYTES: &str = "dapr_grpc_io_server_received_bytes_per_rpc";
 /// gRPC sent bytes per call.
 pub const GRPC_SENT_BYTES: &str = "dapr_grpc_io_server_sent_bytes_per_rpc";
+/// Messages delivered to the app (or a stream), by outcome.
+pub const PUBSUB_INGRESS_COUNT: &str = "dapr_component_pubsub_ingress_count";
+/// Delivery latency histogram (ms).
+pub const PUBSUB_INGRESS_LATENCY: &str = "dapr_component_pubsub_ingress_latencies";
+/// Messages published, by success.
+pub const PUBSUB_EGRESS_COUNT: &str = "dapr_component_pubsub_egress_count";
+/// Publish latency histogram (ms).
+pub const PUBSUB_EGRESS_LATENCY: &str = "dapr_component_pubsub_egress_latencies";
 /// Ours: requests served per worker.
 pub const WORKER_REQUESTS: &str = "daprd_worker_requests_total";
 /// Ours: latency quantiles per worker (µs, from hdrhistogram).
@@ -36,6 +44,16 @@ pub const L_STATUS: &str = "status";
 pub const L_GRPC_METHOD: &str = "grpc_server_method";
 /// Label: gRPC status name.
 pub const L_GRPC_STATUS: &str = "grpc_server_status";
+/// Label: component name.
+pub const L_COMPONENT: &str = "component";
+/// Label: namespace (empty outside Kubernetes).
+pub const L_NAMESPACE: &str = "namespace";
+/// Label: pub/sub delivery outcome (`success`, `retry`, `drop`).
+pub const L_PROCESS_STATUS: &str = "process_status";
+/// Label: topic.
+pub const L_TOPIC: &str = "topic";
+/// Label: `true` / `false`.
+pub const L_SUCCESS: &str = "success";
 /// Label: worker index (ours).
 pub const L_WORKER: &str = "worker";
 

@@ -170,10 +170,18 @@ impl Deliverer {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
+            let started = std::time::Instant::now();
             let verdict = match (&self.target, &proto) {
                 (Target::Stream(tx), Some(ev)) => send_to_stream(tx, ev.clone()).await,
                 _ => self.post(&ctx, path, &headers, &body).await,
             };
+            let outcome = match verdict {
+                Verdict::Delivered => "success",
+                Verdict::Drop(_) => "drop",
+                Verdict::Retry(_) => "retry",
+            };
+            ctx.metrics
+                .record_pubsub_ingress(&sub.pubsub, &msg.topic, outcome, started.elapsed());
             match verdict {
                 Verdict::Delivered => return Handled::Ack,
                 Verdict::Drop(why) => {

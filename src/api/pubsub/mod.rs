@@ -228,10 +228,11 @@ pub async fn publish(ctx: &Ctx, input: PublishInput) -> Result<(), ApiError> {
         metadata: input.metadata,
     };
     let topic = req.topic.clone();
-    b.broker
-        .publish(req)
-        .await
-        .map_err(|e| publish_failed(&topic, &input.pubsub, e))
+    let started = std::time::Instant::now();
+    let result = b.broker.publish(req).await;
+    ctx.metrics
+        .record_pubsub_egress(&input.pubsub, &topic, result.is_ok(), started.elapsed());
+    result.map_err(|e| publish_failed(&topic, &input.pubsub, e))
 }
 
 /// One bulk entry, its event already converted to bytes.
