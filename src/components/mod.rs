@@ -9,6 +9,7 @@
 pub mod pubsub;
 pub mod redis;
 pub mod registry;
+pub mod secretstores;
 pub mod state;
 
 use std::collections::HashMap;

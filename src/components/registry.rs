@@ -12,6 +12,9 @@ use std::sync::Arc;
 use super::pubsub::in_memory::InMemoryPubSubFactory;
 use super::pubsub::redis::RedisPubSubFactory;
 use super::pubsub::PubSubDyn;
+use super::secretstores::local_env::LocalEnvFactory;
+use super::secretstores::local_file::LocalFileFactory;
+use super::secretstores::{GetSecretRequest, SecretLookup, SecretStoreDyn};
 use super::state::in_memory::InMemoryFactory;
 use super::state::redis::RedisStateFactory;
 use super::state::StateStoreDyn;
@@ -28,6 +31,21 @@ pub enum Factory {
     InMemoryPubSub(InMemoryPubSubFactory),
     /// `pubsub.redis`
     RedisPubSub(RedisPubSubFactory),
+    /// `secretstores.local.file`
+    LocalFileSecretStore(LocalFileFactory),
+    /// `secretstores.local.env`
+    LocalEnvSecretStore(LocalEnvFactory),
+}
+
+impl Factory {
+    /// The synchronous read of a secret store's factory (`None` for other blocks).
+    pub fn secret_lookup(&self) -> Option<&dyn SecretLookup> {
+        match self {
+            Factory::LocalFileSecretStore(f) => Some(f),
+            Factory::LocalEnvSecretStore(f) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 /// A component the registry does not know, or cannot build.
@@ -59,18 +77,31 @@ pub enum RegistryError {
         /// What went wrong.
         message: String,
     },
-    /// A `secretKeyRef` cannot be resolved (no secret stores yet).
-    #[error("{file}: component {name:?}: metadata {item:?} uses secretKeyRef {secret:?}, but secret stores are not supported yet")]
-    SecretRef {
-        /// Source file.
-        file: String,
-        /// Component name.
-        name: String,
-        /// Metadata item.
-        item: String,
-        /// Secret name.
-        secret: String,
-    },
+    /// A `secretKeyRef` cannot be resolved through the component's
+    /// `auth.secretStore`.
+    #[error(transparent)]
+    SecretRef(Box<SecretRefError>),
+}
+
+/// A `secretKeyRef` that cannot be resolved: names the file, the
+/// component, the store, the secret and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: component {name:?}: metadata {item:?}: cannot resolve secretKeyRef {secret:?} key {key:?} from secret store {store:?}: {reason}")]
+pub struct SecretRefError {
+    /// Source file.
+    pub file: String,
+    /// Component name.
+    pub name: String,
+    /// Metadata item.
+    pub item: String,
+    /// `auth.secretStore` (empty when unset).
+    pub store: String,
+    /// Secret name.
+    pub secret: String,
+    /// Key inside the secret.
+    pub key: String,
+    /// What went wrong.
+    pub reason: String,
 }
 
 /// One registered component: its spec and its factory.
@@ -111,6 +142,12 @@ fn build_factory(
         ("pubsub.redis", "v1") => Some(Factory::RedisPubSub(
             RedisPubSubFactory::new(metadata, app_id).map_err(|message| init_error(c, message))?,
         )),
+        ("secretstores.local.file", "v1") => Some(Factory::LocalFileSecretStore(
+            LocalFileFactory::new(metadata).map_err(|message| init_error(c, message))?,
+        )),
+        ("secretstores.local.env", "v1") => {
+            Some(Factory::LocalEnvSecretStore(LocalEnvFactory::new(metadata)))
+        }
         _ => None,
     })
 }
@@ -128,11 +165,20 @@ fn init_error(c: &Component, message: String) -> RegistryError {
 impl Factories {
     /// Builds factories for every loaded component. Components with
     /// `ignoreErrors` that fail are logged and skipped.
+    ///
+    /// Secret stores are built first (in load order), so every other
+    /// component's `secretKeyRef` resolves, here on the main thread, through
+    /// its `auth.secretStore`; a store, secret or key that is missing fails
+    /// start-up. (Go parks such components until the store appears and
+    /// leaves a missing secret's value empty.)
     pub fn build(components: &[Component], app_id: &str) -> Result<Factories, RegistryError> {
         let mut out = Factories::default();
-        for c in components {
-            let result =
-                resolve_metadata(c).and_then(|md| Ok((build_factory(c, &md, app_id)?, md)));
+        let (secret_stores, others): (Vec<&Component>, Vec<&Component>) = components
+            .iter()
+            .partition(|c| c.kind.starts_with("secretstores."));
+        for c in secret_stores.into_iter().chain(others) {
+            let result = resolve_metadata(c, &out.components)
+                .and_then(|md| Ok((build_factory(c, &md, app_id)?, md)));
             let (factory, metadata) = match result {
                 Ok((Some(f), md)) => (f, md),
                 Ok((None, _)) => {
@@ -184,6 +230,12 @@ impl Factories {
                 Factory::RedisPubSub(f) => {
                     store.pubsub.insert(r.name.clone(), Rc::new(f.build()));
                 }
+                Factory::LocalFileSecretStore(f) => {
+                    store.secrets.insert(r.name.clone(), Rc::new(f.build()));
+                }
+                Factory::LocalEnvSecretStore(f) => {
+                    store.secrets.insert(r.name.clone(), Rc::new(f.build()));
+                }
             }
         }
         store
@@ -195,7 +247,6 @@ fn is_not_built_yet(kind: &str) -> bool {
     [
         "pubsub.",
         "bindings.",
-        "secretstores.",
         "configuration.",
         "lock.",
         "middleware.",
@@ -208,20 +259,45 @@ fn is_not_built_yet(kind: &str) -> bool {
     .any(|p| kind.starts_with(p))
 }
 
-fn resolve_metadata(c: &Component) -> Result<Metadata, RegistryError> {
+/// The component's metadata with every `secretKeyRef` read from its
+/// `auth.secretStore` among the `built` secret stores.
+fn resolve_metadata(c: &Component, built: &[Registered]) -> Result<Metadata, RegistryError> {
     let mut map = HashMap::with_capacity(c.metadata.len());
     for item in &c.metadata {
         match &item.value {
             MetadataValue::Plain(v) => {
                 map.insert(item.name.clone(), v.clone());
             }
-            MetadataValue::SecretRef { name, .. } => {
-                return Err(RegistryError::SecretRef {
-                    file: c.source.display().to_string(),
-                    name: c.name.clone(),
-                    item: item.name.clone(),
-                    secret: name.clone(),
-                })
+            MetadataValue::SecretRef { name, key } => {
+                let store = c.secret_store.as_deref().unwrap_or_default();
+                let fail = |reason: String| {
+                    RegistryError::SecretRef(Box::new(SecretRefError {
+                        file: c.source.display().to_string(),
+                        name: c.name.clone(),
+                        item: item.name.clone(),
+                        store: store.to_owned(),
+                        secret: name.clone(),
+                        key: key.clone(),
+                        reason,
+                    }))
+                };
+                if store.is_empty() {
+                    return Err(fail("the component has no auth.secretStore".into()));
+                }
+                let lookup = built
+                    .iter()
+                    .filter(|r| r.name == store)
+                    .find_map(|r| r.factory.secret_lookup())
+                    .ok_or_else(|| fail(format!("secret store {store:?} is not loaded")))?;
+                let req = GetSecretRequest {
+                    name: name.clone(),
+                    metadata: HashMap::new(),
+                };
+                let secret = lookup.lookup(&req).map_err(|e| fail(e.to_string()))?;
+                let value = secret
+                    .get(key)
+                    .ok_or_else(|| fail(format!("secret {name:?} has no key {key:?}")))?;
+                map.insert(item.name.clone(), value.clone());
             }
         }
     }
@@ -236,4 +312,6 @@ pub struct ComponentStore {
     pub state: HashMap<String, Rc<dyn StateStoreDyn>>,
     /// Pub/sub brokers.
     pub pubsub: HashMap<String, Rc<dyn PubSubDyn>>,
+    /// Secret stores.
+    pub secrets: HashMap<String, Rc<dyn SecretStoreDyn>>,
 }

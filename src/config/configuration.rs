@@ -10,8 +10,12 @@
 //! request falls through, as any unknown path); over gRPC a Dapr method that
 //! is not allowed answers `UNIMPLEMENTED` "requested endpoint is not
 //! available". Health endpoints are always allowed.
+//!
+//! `spec.secrets.scopes` ([`SecretScopes`]) limit which secrets of each
+//! secret store the app may read, with Go's rules (see
+//! [`SecretScope::allows`]); stores without a scope allow everything.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -40,6 +44,27 @@ struct Doc {
 struct Spec {
     #[serde(default)]
     api: Option<ApiSpec>,
+    #[serde(default)]
+    secrets: Option<SecretsSpec>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct SecretsSpec {
+    #[serde(default)]
+    scopes: Option<Vec<ScopeSpec>>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+struct ScopeSpec {
+    #[serde(default)]
+    store_name: String,
+    #[serde(default)]
+    default_access: String,
+    #[serde(default)]
+    allowed_secrets: Vec<String>,
+    #[serde(default)]
+    denied_secrets: Vec<String>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -133,11 +158,104 @@ impl ApiRules {
     }
 }
 
+/// One `spec.secrets.scopes` entry: which secrets of one store the app may read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretScope {
+    /// `defaultAccess: deny` (any case); anything else allows.
+    deny_by_default: bool,
+    /// `allowedSecrets`, sorted.
+    allowed: Vec<String>,
+    /// `deniedSecrets`, sorted.
+    denied: Vec<String>,
+}
+
+impl SecretScope {
+    /// Go's `IsSecretAllowed`: a non-empty allow list decides alone (the
+    /// default access and the deny list are then ignored); otherwise a
+    /// denied secret is refused, and the rest follow `defaultAccess`.
+    pub fn allows(&self, key: &str) -> bool {
+        if !self.allowed.is_empty() {
+            return self
+                .allowed
+                .binary_search_by(|s| s.as_str().cmp(key))
+                .is_ok();
+        }
+        if self
+            .denied
+            .binary_search_by(|s| s.as_str().cmp(key))
+            .is_ok()
+        {
+            return false;
+        }
+        !self.deny_by_default
+    }
+}
+
+/// `spec.secrets.scopes`, by store name.
+#[derive(Clone, Debug, Default)]
+pub struct SecretScopes(HashMap<String, SecretScope>);
+
+impl SecretScopes {
+    fn from_spec(scopes: &[ScopeSpec]) -> Result<Self, String> {
+        let mut out = HashMap::with_capacity(scopes.len());
+        for scope in scopes {
+            // Go's messages (`sortAndValidateSecretsConfiguration`).
+            if out.contains_key(&scope.store_name) {
+                return Err(format!(
+                    "{} storeName is repeated in secrets configuration",
+                    scope.store_name
+                ));
+            }
+            let access = &scope.default_access;
+            if !access.is_empty()
+                && !access.eq_ignore_ascii_case("allow")
+                && !access.eq_ignore_ascii_case("deny")
+            {
+                return Err(format!(
+                    "defaultAccess {access} can be either allow or deny"
+                ));
+            }
+            let sorted = |v: &[String]| {
+                let mut v = v.to_vec();
+                v.sort();
+                v
+            };
+            out.insert(
+                scope.store_name.clone(),
+                SecretScope {
+                    deny_by_default: access.eq_ignore_ascii_case("deny"),
+                    allowed: sorted(&scope.allowed_secrets),
+                    denied: sorted(&scope.denied_secrets),
+                },
+            );
+        }
+        Ok(SecretScopes(out))
+    }
+
+    /// Whether the app may read secret `key` of `store` (stores without a
+    /// scope allow every secret).
+    pub fn allows(&self, store: &str, key: &str) -> bool {
+        self.0.get(store).is_none_or(|s| s.allows(key))
+    }
+
+    /// The stores that have a scope.
+    pub fn stores(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// True when no scope is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// What daprd uses from the Configuration files.
 #[derive(Clone, Debug, Default)]
 pub struct Configuration {
     /// `spec.api`.
     pub api: ApiRules,
+    /// `spec.secrets.scopes`.
+    pub secret_scopes: SecretScopes,
 }
 
 /// Loads and merges `paths` (later files win per section).
@@ -146,6 +264,7 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Configuration, ConfigFileError> {
     let mut api: Option<ApiSpec> = None;
+    let mut scopes: Vec<ScopeSpec> = Vec::new();
     for path in paths {
         let err = |reason: String| ConfigFileError {
             path: path.clone(),
@@ -163,9 +282,18 @@ pub fn load(
         if let Some(a) = doc.spec.api {
             api = Some(a);
         }
+        if let Some(s) = doc.spec.secrets.and_then(|s| s.scopes) {
+            scopes = s;
+        }
     }
+    // Go validates the merged result once; the last file is the one to blame.
+    let secret_scopes = SecretScopes::from_spec(&scopes).map_err(|reason| ConfigFileError {
+        path: paths.last().cloned().unwrap_or_default(),
+        reason,
+    })?;
     Ok(Configuration {
         api: api.as_ref().map(ApiRules::from_spec).unwrap_or_default(),
+        secret_scopes,
     })
 }
 
@@ -233,6 +361,45 @@ mod tests {
         assert!(!r.grpc_allows("GetState", Some("state")));
         assert!(r.grpc_allows("GetMetadata", Some("metadata")));
         assert!(r.grpc_allows("TryLockAlpha1", Some("lock")));
+    }
+
+    fn scopes(yaml: &str) -> Result<SecretScopes, String> {
+        let doc: Doc = serde_yaml::from_str(yaml).unwrap();
+        SecretScopes::from_spec(
+            &doc.spec
+                .secrets
+                .unwrap_or_default()
+                .scopes
+                .unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn secret_scopes_follow_go_rules() {
+        let s = scopes(
+            "spec:\n  secrets:\n    scopes:\n    - {storeName: a, defaultAccess: deny, allowedSecrets: [x, b]}\n    - {storeName: b, defaultAccess: Allow, deniedSecrets: [x]}\n    - {storeName: c, defaultAccess: DENY, deniedSecrets: [x]}\n    - {storeName: d, defaultAccess: allow, allowedSecrets: [y], deniedSecrets: [y]}\n",
+        )
+        .unwrap();
+        // The allow list decides alone.
+        assert!(s.allows("a", "x") && s.allows("a", "b") && !s.allows("a", "z"));
+        assert!(s.allows("d", "y") && !s.allows("d", "z"));
+        // Deny list, then the default.
+        assert!(!s.allows("b", "x") && s.allows("b", "z"));
+        assert!(!s.allows("c", "x") && !s.allows("c", "z"));
+        // No scope: everything.
+        assert!(s.allows("other", "anything"));
+    }
+
+    #[test]
+    fn secret_scope_errors_are_gos() {
+        let e =
+            scopes("spec:\n  secrets:\n    scopes:\n    - {storeName: a}\n    - {storeName: a}\n")
+                .unwrap_err();
+        assert_eq!(e, "a storeName is repeated in secrets configuration");
+        let e =
+            scopes("spec:\n  secrets:\n    scopes:\n    - {storeName: a, defaultAccess: maybe}\n")
+                .unwrap_err();
+        assert_eq!(e, "defaultAccess maybe can be either allow or deny");
     }
 
     #[test]

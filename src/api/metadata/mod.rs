@@ -187,6 +187,9 @@ fn capabilities(ctx: &Ctx, name: &str) -> Vec<String> {
     if let Some(p) = c.pubsub.get(name) {
         return p.broker.features().names();
     }
+    if let Some(s) = c.secrets.get(name) {
+        return s.features().names();
+    }
     Vec::new()
 }
 
