@@ -269,6 +269,10 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
             .with_reason("DAPR_STATE_QUERYING_NOT_SUPPORTED")
             .into())
         }
+        "InvokeService" => {
+            let req: pb::InvokeServiceRequest = decode(&call.message)?;
+            super::invoke::grpc::invoke_service(ctx, req, call.metadata).await
+        }
         "PublishEvent" => {
             let req: pb::PublishEventRequest = decode(&call.message)?;
             let (traceparent, tracestate) = crate::channel::trace::context(&call.metadata);
@@ -325,6 +329,21 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
                         .collect(),
                 })),
             }
+        }
+        "GetSecret" => {
+            let req: pb::GetSecretRequest = decode(&call.message)?;
+            let data = super::secrets::get(ctx, &req.store_name, &req.key, req.metadata).await?;
+            Ok(encode(&pb::GetSecretResponse { data }))
+        }
+        "GetBulkSecret" => {
+            let req: pb::GetBulkSecretRequest = decode(&call.message)?;
+            let all = super::secrets::bulk_get(ctx, &req.store_name, req.metadata).await?;
+            Ok(encode(&pb::GetBulkSecretResponse {
+                data: all
+                    .into_iter()
+                    .map(|(name, secrets)| (name, pb::SecretResponse { secrets }))
+                    .collect(),
+            }))
         }
         other => Err(Status::new(
             GrpcCode::Unimplemented,
@@ -424,7 +443,7 @@ pub fn status_details(e: &ApiError) -> Option<Bytes> {
     Some(status_bytes(e.grpc_code(), e.message(), Some(info)))
 }
 
-fn status_bytes(code: GrpcCode, message: &str, info: Option<rpc::ErrorInfo>) -> Bytes {
+pub(crate) fn status_bytes(code: GrpcCode, message: &str, info: Option<rpc::ErrorInfo>) -> Bytes {
     let details = info
         .map(|i| prost_types::Any {
             type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),

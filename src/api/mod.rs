@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod pubsub;
 pub mod router;
 pub mod routes;
+pub mod secrets;
 pub mod shutdown;
 pub mod state;
 
@@ -51,6 +52,8 @@ pub struct Ctx {
     pub components: Components,
     /// This worker's HTTP channel to the app (`--app-port` with an HTTP protocol).
     pub app_http: Option<Rc<crate::channel::http::HttpChannel>>,
+    /// This worker's gRPC channel to the app (`--app-protocol grpc`).
+    pub app_grpc: Option<Rc<crate::channel::grpc::GrpcChannel>>,
 }
 
 /// A worker's components as the API uses them.
@@ -60,6 +63,9 @@ pub struct Components {
     pub state: std::collections::HashMap<String, state::StoreRef>,
     /// Pub/sub brokers by name, with their topic scoping.
     pub pubsub: std::collections::HashMap<String, pubsub::PubSubRef>,
+    /// Secret stores by name.
+    pub secrets:
+        std::collections::HashMap<String, Rc<dyn crate::components::secretstores::SecretStoreDyn>>,
 }
 
 /// `metadata.<k>=<v>` query parameters (first value wins).
@@ -189,6 +195,8 @@ async fn dispatch(ctx: &Rc<Ctx>, m: &Match<'_>, req: Request) -> Response {
         Op::InvokeService => invoke::http_invoke(ctx, m, req).await,
         Op::PublishEvent => pubsub::http::publish(ctx, m, &req).await,
         Op::BulkPublishEvent => pubsub::http::bulk_publish(ctx, m, &req).await,
+        Op::GetSecret => secrets::http::get_secret(ctx, m, &req).await,
+        Op::GetBulkSecret => secrets::http::bulk_secret(ctx, m, &req).await,
         op => ApiError::unimplemented(op.name()).into(),
     }
 }

@@ -1,5 +1,6 @@
 //! Talking to the app: the channels daprd uses to call it.
 
+pub mod grpc;
 pub mod http;
 pub mod trace;
 

@@ -45,6 +45,32 @@ pub enum GrpcCode {
 }
 
 impl GrpcCode {
+    /// Every code, by number.
+    const ALL: [GrpcCode; 17] = [
+        Self::Ok,
+        Self::Cancelled,
+        Self::Unknown,
+        Self::InvalidArgument,
+        Self::DeadlineExceeded,
+        Self::NotFound,
+        Self::AlreadyExists,
+        Self::PermissionDenied,
+        Self::ResourceExhausted,
+        Self::FailedPrecondition,
+        Self::Aborted,
+        Self::OutOfRange,
+        Self::Unimplemented,
+        Self::Internal,
+        Self::Unavailable,
+        Self::DataLoss,
+        Self::Unauthenticated,
+    ];
+
+    /// The code a peer's `grpc-status` names (out of range: `UNKNOWN`, as grpc-go).
+    pub fn from_number(n: u32) -> GrpcCode {
+        Self::ALL.get(n as usize).copied().unwrap_or(Self::Unknown)
+    }
+
     /// The numeric value sent in the `grpc-status` trailer.
     pub const fn as_u8(self) -> u8 {
         self as u8

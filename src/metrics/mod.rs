@@ -452,15 +452,35 @@ impl Shard {
     ) {
         let mut s = self.lock();
         let s = &mut *s;
-        record_topic(&mut s.pubsub_in, &mut s.pubsub_in_sets, component, topic, outcome, latency);
+        record_topic(
+            &mut s.pubsub_in,
+            &mut s.pubsub_in_sets,
+            component,
+            topic,
+            outcome,
+            latency,
+        );
     }
 
     /// Records one publish to a pub/sub component.
-    pub fn record_pubsub_egress(&self, component: &str, topic: &str, success: bool, latency: Duration) {
+    pub fn record_pubsub_egress(
+        &self,
+        component: &str,
+        topic: &str,
+        success: bool,
+        latency: Duration,
+    ) {
         let mut s = self.lock();
         let s = &mut *s;
         let outcome = if success { "true" } else { "false" };
-        record_topic(&mut s.pubsub_out, &mut s.pubsub_out_sets, component, topic, outcome, latency);
+        record_topic(
+            &mut s.pubsub_out,
+            &mut s.pubsub_out_sets,
+            component,
+            topic,
+            outcome,
+            latency,
+        );
     }
 }
 

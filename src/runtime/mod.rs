@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::components::registry::Factories;
-use crate::config::configuration::{self, ApiRules};
+use crate::config::configuration::{self, ApiRules, SecretScopes};
 use crate::config::{resources, Options};
 use crate::metrics::Metrics;
 use crate::net::listener::{self, ListenError};
@@ -124,6 +124,8 @@ pub struct Shared {
     pub factories: Arc<Factories>,
     /// Configuration `spec.api` allow/deny lists.
     pub api_rules: ApiRules,
+    /// Configuration `spec.secrets.scopes`.
+    pub secret_scopes: SecretScopes,
     /// Whether to log one line per API call.
     pub api_logging: bool,
     /// Subscriptions, published once the app's list is known.
@@ -233,6 +235,17 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     if !configuration.api.is_empty() {
         tracing::info!("API allow/deny lists from the Configuration are in effect");
     }
+    for store in configuration.secret_scopes.stores() {
+        let loaded = factories
+            .components
+            .iter()
+            .any(|r| r.name == store && r.factory.secret_lookup().is_some());
+        if !loaded {
+            tracing::warn!(
+                "Secrets configuration added for '{store}', but no matching secret store was found"
+            );
+        }
+    }
 
     let http = listener::bind("HTTP API", &opts.listen_addresses, opts.http_port, workers)?;
     let grpc = listener::bind("gRPC API", &opts.listen_addresses, opts.grpc_port, workers)?;
@@ -255,7 +268,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         None
     };
 
-    let metrics = Metrics::new(&opts.app_id, workers);
+    let metrics = Metrics::new_in(&opts.app_id, opts.namespace.as_deref(), workers);
     let api_logging = opts.enable_api_logging.unwrap_or(false);
     let shared = Arc::new(Shared {
         readiness: Readiness::new(workers, opts.app_port.is_some()),
@@ -264,6 +277,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         metrics,
         factories,
         api_rules: configuration.api,
+        secret_scopes: configuration.secret_scopes,
         api_logging,
         subscriptions: Default::default(),
         declarative_subscriptions: crate::subscriptions::discover::declarative(&resources.others),

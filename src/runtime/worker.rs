@@ -20,6 +20,7 @@ use super::{Driver, Shared, Tuning};
 use crate::api::pubsub::{PubSubRef, TopicScopes};
 use crate::api::state::{key_prefix, StoreRef};
 use crate::api::{Components, Ctx, HttpApi, Surface};
+use crate::channel::grpc::GrpcChannel;
 use crate::channel::http::HttpChannel;
 use crate::config::options::{AppProtocol, InitEndpoint};
 use crate::grpc::server::GrpcApi;
@@ -131,6 +132,31 @@ fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel
     ))
 }
 
+/// This worker's gRPC channel to the app, when the app speaks gRPC.
+fn grpc_app_channel(shared: &Shared) -> Option<Rc<GrpcChannel>> {
+    use std::net::ToSocketAddrs;
+    let opts = &shared.opts;
+    let port = opts.app_port?;
+    if opts.app_protocol != AppProtocol::Grpc {
+        return None;
+    }
+    let addr = match (opts.app_channel_address.as_str(), port).to_socket_addrs() {
+        Ok(mut a) => a.next()?,
+        Err(e) => {
+            tracing::error!(address = %opts.app_channel_address, error = %e, "cannot resolve the app channel address");
+            return None;
+        }
+    };
+    let per_worker = opts
+        .app_max_concurrency
+        .map(|n| (n as usize).div_ceil(opts.workers.max(1)).max(1));
+    Some(Rc::new(GrpcChannel::new(
+        addr,
+        per_worker,
+        opts.max_body_size,
+    )))
+}
+
 fn pin_to_core(index: usize) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let Err(e) = monoio::utils::bind_to_cpu_set([index % cores]) {
@@ -148,6 +174,7 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         drain: drain.clone(),
         components: components(&shared),
         app_http: app_channel(&shared, tuning.body_timeout),
+        app_grpc: grpc_app_channel(&shared),
     });
     let limits = Rc::new(Limits {
         max_head: shared.opts.read_buffer_size,
@@ -317,7 +344,8 @@ async fn http_or_h2c<S: Service + 'static>(
 async fn app_init(ctx: Rc<Ctx>) {
     let shared = &ctx.shared;
     let declarative = shared.declarative_subscriptions.clone();
-    let (Some(port), Some(channel)) = (shared.opts.app_port, ctx.app_http.clone()) else {
+    let has_channel = ctx.app_http.is_some() || ctx.app_grpc.is_some();
+    let (Some(port), true) = (shared.opts.app_port, has_channel) else {
         shared.subscriptions.publish(declarative);
         return;
     };
@@ -329,10 +357,12 @@ async fn app_init(ctx: Rc<Ctx>) {
             .opts
             .disable_init_endpoints
             .contains(&InitEndpoint::Subscribe);
-    let programmatic = if wanted {
-        crate::subscriptions::discover::fetch(&channel, &shared.opts.app_id).await
-    } else {
-        Vec::new()
+    let programmatic = match (&ctx.app_http, &ctx.app_grpc) {
+        (Some(http), _) if wanted => {
+            crate::subscriptions::discover::fetch(http, &shared.opts.app_id).await
+        }
+        (_, Some(grpc)) if wanted => crate::subscriptions::discover::fetch_grpc(grpc).await,
+        _ => Vec::new(),
     };
     shared
         .subscriptions
@@ -372,7 +402,10 @@ async fn probe_app(shared: Arc<Shared>, port: u16) -> bool {
 fn components(shared: &Shared) -> Components {
     let built = shared.factories.instantiate();
     let opts = &shared.opts;
-    let mut out = Components::default();
+    let mut out = Components {
+        secrets: built.secrets,
+        ..Default::default()
+    };
     for (name, store) in built.state {
         let strategy = shared
             .factories

@@ -136,7 +136,9 @@ impl Deliverer {
 
         // Read what routing needs: the whole event only when a rule has an
         // expression or the event goes out as a protobuf message.
-        let full = rules::needs_event(&sub.rules) || matches!(self.target, Target::Stream(_));
+        let full = rules::needs_event(&sub.rules)
+            || matches!(self.target, Target::Stream(_))
+            || ctx.app_grpc.is_some();
         let parsed = if full {
             serde_json::from_slice::<serde_json::Value>(&body)
                 .map(|ev| (Head::from_event(&ev), Some(ev)))
@@ -165,14 +167,18 @@ impl Deliverer {
             (Target::Stream(_), Some(ev)) => {
                 Some(cloudevent::topic_event(ev, &msg.topic, &sub.pubsub, path))
             }
+            (Target::App, Some(ev)) if ctx.app_grpc.is_some() => {
+                Some(cloudevent::topic_event(ev, &msg.topic, &sub.pubsub, path))
+            }
             _ => None,
         };
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
             let started = std::time::Instant::now();
-            let verdict = match (&self.target, &proto) {
-                (Target::Stream(tx), Some(ev)) => send_to_stream(tx, ev.clone()).await,
+            let verdict = match (&self.target, &proto, &ctx.app_grpc) {
+                (Target::Stream(tx), Some(ev), _) => send_to_stream(tx, ev.clone()).await,
+                (Target::App, Some(ev), Some(grpc)) => on_topic_event(grpc, &headers, ev).await,
                 _ => self.post(&ctx, path, &headers, &body).await,
             };
             let outcome = match verdict {
@@ -298,6 +304,46 @@ impl Deliverer {
                 Handled::Nack
             }
         }
+    }
+}
+
+/// `AppCallback/OnTopicEvent` on a gRPC app: its status read as Go reads
+/// it; UNIMPLEMENTED drops, any other error retries.
+async fn on_topic_event(
+    grpc: &crate::channel::grpc::GrpcChannel,
+    headers: &HeaderMap,
+    event: &crate::proto::dapr::proto::runtime::v1::TopicEventRequest,
+) -> Verdict {
+    use crate::proto::dapr::proto::runtime::v1 as pb;
+    use pb::topic_event_response::TopicEventResponseStatus as S;
+    use prost::Message;
+    let mut md = HeaderMap::new();
+    for name in ["traceparent", "tracestate", "dapr-api-token"] {
+        if let Some(v) = headers.get(name) {
+            md.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    let reply = grpc
+        .unary(
+            "/dapr.proto.runtime.v1.AppCallback/OnTopicEvent",
+            md,
+            &event.encode_to_vec(),
+        )
+        .await;
+    match reply {
+        Ok(bytes) => {
+            match pb::TopicEventResponse::decode(&bytes[..]).map(|r| S::try_from(r.status)) {
+                Ok(Ok(S::Success)) => Verdict::Delivered,
+                Ok(Ok(S::Drop)) => Verdict::Drop("the app answered DROP".into()),
+                Ok(Ok(S::Retry)) => Verdict::Retry("the app answered RETRY".into()),
+                Ok(Err(_)) => Verdict::Retry("unknown status from the app".into()),
+                Err(e) => Verdict::Retry(format!("invalid OnTopicEvent response: {e}")),
+            }
+        }
+        Err(e) if e.code() == crate::grpc::status::GrpcCode::Unimplemented => {
+            Verdict::Drop(format!("the app does not implement OnTopicEvent: {e}"))
+        }
+        Err(e) => Verdict::Retry(e.to_string()),
     }
 }
 

@@ -16,8 +16,10 @@ use serde_json::Value;
 
 use super::rules::{Matcher, Rule};
 use super::{Kind, Subscription};
+use crate::channel::grpc::{AppCallError, GrpcChannel};
 use crate::channel::http::{AppRequest, HttpChannel, OutBody};
 use crate::config::resources::RawResource;
+use crate::grpc::status::GrpcCode;
 
 /// A field of a JSON object, by name, case-insensitively.
 fn field<'v>(obj: &'v Value, name: &str) -> Option<&'v Value> {
@@ -188,6 +190,97 @@ pub async fn fetch(channel: &Rc<HttpChannel>, app_id: &str) -> Vec<Subscription>
         }
     }
     Vec::new()
+}
+
+/// Asks a gRPC app for its subscriptions (`AppCallback/ListTopicSubscriptions`);
+/// UNIMPLEMENTED means none. Rules keep their paths as written; with none,
+/// the default path is empty, as Go sends it.
+pub async fn fetch_grpc(channel: &GrpcChannel) -> Vec<Subscription> {
+    use crate::proto::dapr::proto::runtime::v1 as pb;
+    use prost::Message;
+    let mut delay = Duration::from_millis(500);
+    let mut reply = None;
+    for attempt in 0..4 {
+        let call = channel
+            .unary(
+                "/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions",
+                HeaderMap::new(),
+                &[],
+            )
+            .await;
+        match call {
+            Ok(bytes) => {
+                reply = Some(bytes);
+                break;
+            }
+            Err(e) if e.code() == GrpcCode::Unimplemented => return Vec::new(),
+            Err(e @ AppCallError::Status { .. }) => {
+                tracing::error!(error = %e, "ListTopicSubscriptions failed; no programmatic subscriptions");
+                return Vec::new();
+            }
+            Err(e) if attempt < 3 => {
+                tracing::debug!(error = %e, "ListTopicSubscriptions failed; retrying");
+                monoio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => tracing::error!(error = %e, "ListTopicSubscriptions failed"),
+        }
+    }
+    let Some(bytes) = reply else {
+        return Vec::new();
+    };
+    let list = match pb::ListTopicSubscriptionsResponse::decode(&bytes[..]) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "ListTopicSubscriptions returned an invalid message");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for s in list.subscriptions {
+        if s.pubsub_name.is_empty() || s.topic.is_empty() {
+            tracing::warn!(
+                "programmatic subscription ignored: it needs both pubsub name and topic"
+            );
+            continue;
+        }
+        let routes = s.routes.unwrap_or_default();
+        let mut rules = Vec::new();
+        let mut bad = None;
+        for r in routes.rules {
+            if r.r#match.is_empty() {
+                rules.push(Rule {
+                    matcher: None,
+                    path: r.path,
+                });
+                continue;
+            }
+            match Matcher::compile(&r.r#match) {
+                Ok(m) => rules.push(Rule {
+                    matcher: Some(m),
+                    path: r.path,
+                }),
+                Err(e) => bad = Some(e),
+            }
+        }
+        if let Some(e) = bad {
+            tracing::warn!(topic = %s.topic, "programmatic subscription ignored: invalid match expression: {e}");
+            continue;
+        }
+        rules.push(Rule {
+            matcher: None,
+            path: routes.default,
+        });
+        out.push(Subscription {
+            pubsub: s.pubsub_name,
+            topic: s.topic,
+            rules,
+            dead_letter_topic: Some(s.dead_letter_topic).filter(|t| !t.is_empty()),
+            metadata: s.metadata,
+            kind: Kind::Programmatic,
+        });
+    }
+    out
 }
 
 /// Declarative first, then programmatic; a pubsub/topic pair seen twice keeps the first.

@@ -6,6 +6,8 @@
 //! other app ids need name resolution and the internal gRPC port, which are
 //! not built yet: they fail as Go fails when it cannot resolve an app.
 
+pub mod grpc;
+
 use std::rc::Rc;
 
 use http::{header, HeaderName, HeaderValue};
@@ -17,20 +19,20 @@ use crate::channel::trace::ensure_traceparent;
 use crate::http::message::{Request, Response};
 
 /// `dapr-caller-app-id`
-const CALLER: HeaderName = HeaderName::from_static("dapr-caller-app-id");
+pub(crate) const CALLER: HeaderName = HeaderName::from_static("dapr-caller-app-id");
 /// `dapr-callee-app-id`
-const CALLEE: HeaderName = HeaderName::from_static("dapr-callee-app-id");
+pub(crate) const CALLEE: HeaderName = HeaderName::from_static("dapr-callee-app-id");
 
-fn invoke_error(id: &str, err: impl std::fmt::Display) -> ApiError {
+pub(crate) fn invoke_error(id: &str, err: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         ErrorCode::DirectInvoke,
         format!("failed to invoke, id: {id}, err: {err}"),
     )
 }
 
-/// Invokes `method` (raw path, without the leading `/`) on app `target`
-/// (`id` or `id.namespace`).
-pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request) -> Response {
+/// The app id of `target` (`id` or `id.namespace`) when it is this
+/// sidecar's app; other apps need name resolution, which is not built.
+pub fn local_target<'t>(ctx: &Ctx, target: &'t str) -> Result<&'t str, ApiError> {
     let opts = &ctx.shared.opts;
     let (id, namespace) = match target.split_once('.') {
         Some((id, ns)) => (id, Some(ns)),
@@ -38,8 +40,26 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
     };
     let ours = id == opts.app_id
         && namespace.is_none_or(|ns| opts.namespace.as_deref().unwrap_or("default") == ns);
-    if !ours {
-        return invoke_error(target, format!("couldn't find service: {target}")).into();
+    if ours {
+        Ok(id)
+    } else {
+        Err(invoke_error(
+            target,
+            format!("couldn't find service: {target}"),
+        ))
+    }
+}
+
+/// Invokes `method` (raw path, without the leading `/`) on app `target`
+/// (`id` or `id.namespace`).
+pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request) -> Response {
+    let opts = &ctx.shared.opts;
+    let id = match local_target(ctx, target) {
+        Ok(id) => id,
+        Err(e) => return e.into(),
+    };
+    if let Some(grpc) = ctx.app_grpc.as_ref() {
+        return grpc::http_to_grpc_app(ctx, grpc, id, method, req).await;
     }
     let Some(channel) = ctx.app_http.as_ref() else {
         return invoke_error(id, "app channel not initialized").into();

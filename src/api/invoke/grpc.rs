@@ -1,0 +1,269 @@
+//! Invocation where gRPC is involved: the gRPC API's `InvokeService`, and
+//! HTTP invocation of an app that speaks gRPC (`AppCallback/OnInvoke`).
+//!
+//! `InvokeService` on an HTTP app becomes an HTTP call (the verb and query
+//! string from `http_extension`, POST when none; body and content type
+//! from the message); a non-2xx answer is a gRPC error with Go's mapping of
+//! HTTP statuses to codes and the body in `ErrorInfo` metadata. On a gRPC
+//! app the `InvokeRequest` goes to `OnInvoke` as is, and the app's status
+//! comes back unchanged. HTTP invocation of a gRPC app wraps the request in
+//! an `InvokeRequest` the same way and answers the app's data.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use prost::Message;
+
+use super::{invoke_error, local_target, CALLEE, CALLER};
+use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
+use crate::channel::grpc::{AppCallError, GrpcChannel};
+use crate::channel::http::{strip_hop_by_hop, AppRequest, OutBody};
+use crate::channel::trace::ensure_traceparent;
+use crate::grpc::server::Status;
+use crate::grpc::status::GrpcCode;
+use crate::http::message::{Request, Response};
+use crate::proto::dapr::proto::common::v1 as common;
+use crate::proto::dapr::proto::runtime::v1 as pb;
+use crate::proto::google::rpc;
+use common::http_extension::Verb;
+
+const ON_INVOKE: &str = "/dapr.proto.runtime.v1.AppCallback/OnInvoke";
+
+/// Go's `CodeFromHTTPStatus` (grpc's HTTP → gRPC status mapping, Dapr's variant).
+pub fn code_from_http(status: u16) -> GrpcCode {
+    match status {
+        200..=299 => GrpcCode::Ok,
+        408 => GrpcCode::Cancelled,
+        500 => GrpcCode::Unknown,
+        400 => GrpcCode::Internal,
+        504 => GrpcCode::DeadlineExceeded,
+        404 => GrpcCode::NotFound,
+        409 => GrpcCode::AlreadyExists,
+        403 => GrpcCode::PermissionDenied,
+        401 => GrpcCode::Unauthenticated,
+        429 => GrpcCode::ResourceExhausted,
+        501 => GrpcCode::Unimplemented,
+        503 => GrpcCode::Unavailable,
+        _ => GrpcCode::Unknown,
+    }
+}
+
+/// The HTTP method of an `HTTPExtension` verb (none: POST).
+fn verb_method(ext: Option<&common::HttpExtension>) -> Method {
+    match ext.map(|e| Verb::try_from(e.verb).unwrap_or(Verb::None)) {
+        Some(Verb::Get) => Method::GET,
+        Some(Verb::Head) => Method::HEAD,
+        Some(Verb::Put) => Method::PUT,
+        Some(Verb::Delete) => Method::DELETE,
+        Some(Verb::Connect) => Method::CONNECT,
+        Some(Verb::Options) => Method::OPTIONS,
+        Some(Verb::Trace) => Method::TRACE,
+        Some(Verb::Patch) => Method::PATCH,
+        Some(Verb::Post) | Some(Verb::None) | None => Method::POST,
+    }
+}
+
+/// The verb of an HTTP method, for an `HTTPExtension`.
+fn method_verb(m: &Method) -> Verb {
+    match *m {
+        Method::GET => Verb::Get,
+        Method::HEAD => Verb::Head,
+        Method::PUT => Verb::Put,
+        Method::DELETE => Verb::Delete,
+        Method::CONNECT => Verb::Connect,
+        Method::OPTIONS => Verb::Options,
+        Method::TRACE => Verb::Trace,
+        Method::PATCH => Verb::Patch,
+        _ => Verb::Post,
+    }
+}
+
+/// Caller metadata for the app: the caller's, minus transport and Dapr's
+/// own headers, plus caller/callee ids, the app token and a trace context.
+fn app_headers(ctx: &Ctx, mut headers: HeaderMap) -> HeaderMap {
+    strip_hop_by_hop(&mut headers);
+    for h in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::TE,
+        header::USER_AGENT,
+        header::HOST,
+    ] {
+        headers.remove(h);
+    }
+    headers.remove(APP_ID_HEADER);
+    headers.remove(API_TOKEN_HEADER);
+    let grpc_own: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("grpc-"))
+        .cloned()
+        .collect();
+    for k in grpc_own {
+        headers.remove(k);
+    }
+    crate::channel::add_app_token(&mut headers, &ctx.shared.opts);
+    if let Ok(v) = HeaderValue::from_str(&ctx.shared.opts.app_id) {
+        headers.insert(CALLER, v.clone());
+        headers.insert(CALLEE, v);
+    }
+    ensure_traceparent(&mut headers);
+    headers
+}
+
+fn app_status(e: AppCallError) -> Status {
+    match e {
+        AppCallError::Status { code, message } => Status::new(code, message),
+        AppCallError::Unavailable(m) => Status::new(GrpcCode::Unavailable, m),
+    }
+}
+
+/// `Dapr/InvokeService`: the encoded `InvokeResponse`, or the app's error.
+pub async fn invoke_service(
+    ctx: &Rc<Ctx>,
+    req: pb::InvokeServiceRequest,
+    metadata: HeaderMap,
+) -> Result<Bytes, Status> {
+    let id = local_target(ctx, &req.id)?;
+    let message = req.message.unwrap_or_default();
+    let headers = app_headers(ctx, metadata);
+    if let Some(grpc) = ctx.app_grpc.as_ref() {
+        return grpc
+            .unary(ON_INVOKE, headers, &message.encode_to_vec())
+            .await
+            .map_err(app_status);
+    }
+    let Some(channel) = ctx.app_http.as_ref() else {
+        return Err(invoke_error(id, "app channel not initialized").into());
+    };
+    let mut target = format!("/{}", message.method.trim_start_matches('/'));
+    if let Some(q) = message
+        .http_extension
+        .as_ref()
+        .map(|e| e.querystring.as_str())
+        .filter(|q| !q.is_empty())
+    {
+        target.push('?');
+        target.push_str(q.trim_start_matches('?'));
+    }
+    let mut headers = headers;
+    if let Ok(v) = HeaderValue::from_str(&message.content_type) {
+        if !message.content_type.is_empty() {
+            headers.insert(header::CONTENT_TYPE, v);
+        }
+    }
+    let body = message
+        .data
+        .map(|d| Bytes::from(d.value))
+        .unwrap_or_default();
+    let app_req = AppRequest {
+        method: verb_method(message.http_extension.as_ref()),
+        target,
+        headers,
+        body: OutBody::Full(body),
+    };
+    let mut resp = channel
+        .call(app_req)
+        .await
+        .map_err(|e| Status::from(invoke_error(id, e)))?;
+    let body = match resp.stream.take() {
+        Some(s) => s
+            .collect(ctx.shared.opts.max_body_size)
+            .await
+            .map_err(|e| Status::from(invoke_error(id, e)))?,
+        None => resp.body,
+    };
+    let status = resp.status.as_u16();
+    let code = code_from_http(status);
+    if code != GrpcCode::Ok {
+        // Go: the HTTP status text as message; code and body (≤ 63 bytes) in ErrorInfo.
+        let text = resp.status.canonical_reason().unwrap_or("").to_owned();
+        let detail = String::from_utf8_lossy(&body[..body.len().min(63)]).into_owned();
+        let info = rpc::ErrorInfo {
+            reason: text.clone(),
+            domain: "dapr.io".into(),
+            metadata: HashMap::from([
+                ("http.code".to_owned(), status.to_string()),
+                ("http.error_message".to_owned(), detail),
+            ]),
+        };
+        return Err(Status {
+            details: Some(crate::api::grpc::status_bytes(code, &text, Some(info))),
+            code,
+            message: text,
+        });
+    }
+    let content_type = resp
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    Ok(common::InvokeResponse {
+        data: Some(prost_types::Any {
+            type_url: String::new(),
+            value: body.to_vec(),
+        }),
+        content_type,
+    }
+    .encode_to_vec()
+    .into())
+}
+
+/// HTTP invocation of a gRPC app: the request as an `InvokeRequest` to
+/// `OnInvoke`; the reply's data and content type as the response.
+pub async fn http_to_grpc_app(
+    ctx: &Rc<Ctx>,
+    grpc: &GrpcChannel,
+    id: &str,
+    method: &str,
+    mut req: Request,
+) -> Response {
+    let max = ctx.shared.opts.max_body_size;
+    let body = match req.stream.take() {
+        Some(s) => match s.collect(max).await {
+            Ok(b) => b,
+            Err(e) => return invoke_error(id, e).into(),
+        },
+        None => std::mem::take(&mut req.body),
+    };
+    let content_type = req.header_str("content-type").unwrap_or("").to_owned();
+    let message = common::InvokeRequest {
+        method: method.to_owned(),
+        data: Some(prost_types::Any {
+            type_url: String::new(),
+            value: body.to_vec(),
+        }),
+        content_type,
+        http_extension: Some(common::HttpExtension {
+            verb: method_verb(&req.method) as i32,
+            querystring: req.uri.query().unwrap_or("").to_owned(),
+        }),
+    };
+    let headers = app_headers(ctx, std::mem::take(&mut req.headers));
+    match grpc
+        .unary(ON_INVOKE, headers, &message.encode_to_vec())
+        .await
+    {
+        Ok(bytes) => match common::InvokeResponse::decode(&bytes[..]) {
+            Ok(r) => {
+                let mut resp = Response::status(StatusCode::OK);
+                resp.content_type = HeaderValue::from_str(&r.content_type)
+                    .ok()
+                    .filter(|_| !r.content_type.is_empty());
+                resp.body = r.data.map(|d| Bytes::from(d.value)).unwrap_or_default();
+                resp
+            }
+            Err(e) => invoke_error(id, format!("invalid InvokeResponse from the app: {e}")).into(),
+        },
+        Err(AppCallError::Unavailable(m)) => invoke_error(id, m).into(),
+        Err(AppCallError::Status { code, message }) => {
+            // Go answers the app's status as JSON, with the matching HTTP status.
+            let body = serde_json::json!({"code": code.as_u8(), "message": message, "details": []});
+            let status =
+                StatusCode::from_u16(code.to_http()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Response::json(status, serde_json::to_vec(&body).unwrap_or_default())
+        }
+    }
+}

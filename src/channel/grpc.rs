@@ -1,0 +1,220 @@
+//! The gRPC channel to the app (`--app-protocol grpc`): unary calls of the
+//! app's `AppCallback` services over one HTTP/2 connection per worker.
+//!
+//! HTTP/2 multiplexes, so a worker keeps a single connection (h2 client over
+//! `monoio_compat`), dialled on first use and again after it breaks; calls in
+//! flight on a broken connection fail and the next call redials.
+//! `--app-max-concurrency` bounds this worker's calls in flight. The app's
+//! status comes back as [`AppCallError::Status`]; transport failures as
+//! [`AppCallError::Unavailable`].
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use http::{HeaderMap, HeaderValue, Method, Request};
+use local_sync::semaphore::Semaphore;
+use monoio::net::TcpStream;
+use monoio_compat::StreamWrapper;
+
+use crate::grpc::frame::{self, Decoder};
+use crate::grpc::status::GrpcCode;
+use crate::http::h2::next_chunk;
+
+/// Dial timeout (Go's gRPC app channel waits on the app port the same way).
+const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an app call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppCallError {
+    /// The app answered with a non-OK status.
+    #[error("{message}")]
+    Status {
+        /// The code.
+        code: GrpcCode,
+        /// `grpc-message`.
+        message: String,
+    },
+    /// The app could not be reached, or broke the call.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl AppCallError {
+    /// The gRPC code of the failure.
+    pub fn code(&self) -> GrpcCode {
+        match self {
+            Self::Status { code, .. } => *code,
+            Self::Unavailable(_) => GrpcCode::Unavailable,
+        }
+    }
+}
+
+/// A worker's gRPC channel to the app.
+pub struct GrpcChannel {
+    addr: SocketAddr,
+    authority: String,
+    conn: RefCell<Option<SendRequest<Bytes>>>,
+    dialing: Semaphore,
+    limiter: Option<Semaphore>,
+    max_message: usize,
+}
+
+impl GrpcChannel {
+    /// A channel to `addr`; `max_concurrency` bounds this worker's calls.
+    pub fn new(addr: SocketAddr, max_concurrency: Option<usize>, max_message: usize) -> Self {
+        Self {
+            addr,
+            authority: addr.to_string(),
+            conn: RefCell::new(None),
+            dialing: Semaphore::new(1),
+            limiter: max_concurrency.map(Semaphore::new),
+            max_message,
+        }
+    }
+
+    async fn connection(&self) -> Result<SendRequest<Bytes>, AppCallError> {
+        if let Some(c) = self.conn.borrow().clone() {
+            return Ok(c);
+        }
+        let _permit = self.dialing.acquire().await;
+        if let Some(c) = self.conn.borrow().clone() {
+            return Ok(c);
+        }
+        let unavailable = |e: &dyn std::fmt::Display| {
+            AppCallError::Unavailable(format!("dial tcp {}: {e}", self.addr))
+        };
+        let tcp = match monoio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(self.addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(unavailable(&e)),
+            Err(_) => return Err(unavailable(&"i/o timeout")),
+        };
+        let _ = tcp.set_nodelay(true);
+        let (send, conn) = h2::client::Builder::new()
+            .initial_window_size(1 << 20)
+            .initial_connection_window_size(4 << 20)
+            .handshake::<_, Bytes>(StreamWrapper::new(tcp))
+            .await
+            .map_err(|e| unavailable(&e))?;
+        monoio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "gRPC app connection ended");
+            }
+        });
+        *self.conn.borrow_mut() = Some(send.clone());
+        Ok(send)
+    }
+
+    /// Calls `path` (`/pkg.Service/Method`) with one message; returns the
+    /// app's one reply message.
+    pub async fn unary(
+        &self,
+        path: &str,
+        metadata: HeaderMap,
+        message: &[u8],
+    ) -> Result<Bytes, AppCallError> {
+        let _permit = match &self.limiter {
+            Some(l) => Some(l.acquire().await),
+            None => None,
+        };
+        let result = self.call_once(path, metadata, message).await;
+        if matches!(result, Err(AppCallError::Unavailable(_))) {
+            // The next call dials again.
+            self.conn.borrow_mut().take();
+        }
+        result
+    }
+
+    async fn call_once(
+        &self,
+        path: &str,
+        metadata: HeaderMap,
+        message: &[u8],
+    ) -> Result<Bytes, AppCallError> {
+        let broken = |e: h2::Error| AppCallError::Unavailable(format!("app call {path}: {e}"));
+        let send = self.connection().await?;
+        let mut send = send.ready().await.map_err(broken)?;
+        let uri = format!("http://{}{path}", self.authority);
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .body(())
+            .map_err(|e| AppCallError::Unavailable(e.to_string()))?;
+        let headers = req.headers_mut();
+        for (k, v) in metadata.iter() {
+            headers.append(k.clone(), v.clone());
+        }
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+        let (response, mut body) = send.send_request(req, false).map_err(broken)?;
+        body.send_data(frame::encode(message), true)
+            .map_err(broken)?;
+
+        let response = response.await.map_err(broken)?;
+        let (head, mut recv) = response.into_parts();
+        // Trailers-only: no message follows.
+        match status_of(&head.headers) {
+            Some(Err(e)) => return Err(e),
+            Some(Ok(())) => {
+                return Err(AppCallError::Status {
+                    code: GrpcCode::Internal,
+                    message: "the app sent no response message".into(),
+                })
+            }
+            None => {}
+        }
+        let mut decoder = Decoder::new(self.max_message);
+        let mut reply = None;
+        while let Some(chunk) = next_chunk(&mut recv).await {
+            decoder.push(&chunk.map_err(broken)?);
+            while let Some(m) = decoder
+                .next_message()
+                .map_err(|e| AppCallError::Unavailable(e.to_string()))?
+            {
+                if m.compressed {
+                    return Err(AppCallError::Unavailable(
+                        "the app sent a compressed message without being asked".into(),
+                    ));
+                }
+                reply.get_or_insert(m.payload);
+            }
+        }
+        let trailers = recv.trailers().await.map_err(broken)?.unwrap_or_default();
+        match status_of(&trailers) {
+            Some(Err(e)) => Err(e),
+            Some(Ok(())) => reply.ok_or_else(|| AppCallError::Status {
+                code: GrpcCode::Internal,
+                message: "the app sent no response message".into(),
+            }),
+            None => Err(AppCallError::Unavailable(
+                "the app's response ended without grpc-status".into(),
+            )),
+        }
+    }
+}
+
+/// `grpc-status` / `grpc-message` in `h`, when present.
+fn status_of(h: &HeaderMap) -> Option<Result<(), AppCallError>> {
+    let code: u32 = h.get("grpc-status")?.to_str().ok()?.trim().parse().ok()?;
+    if code == 0 {
+        return Some(Ok(()));
+    }
+    let message = h
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(|m| {
+            percent_encoding::percent_decode_str(m)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    Some(Err(AppCallError::Status {
+        code: GrpcCode::from_number(code),
+        message,
+    }))
+}

@@ -1,0 +1,213 @@
+//! Invocation with gRPC on either side: the official Rust SDK's
+//! `invoke_service` against an HTTP app and a gRPC app (a tonic
+//! `AppCallback` server), and HTTP invocation of the gRPC app.
+
+use std::net::SocketAddr;
+
+use dapr::dapr::proto::common::v1::{InvokeRequest, InvokeResponse};
+use dapr::dapr::proto::runtime::v1 as sdk;
+use sdk::app_callback_server::{AppCallback, AppCallbackServer};
+use tonic::{Request, Response, Status};
+
+use crate::app::TestApp;
+use crate::harness::*;
+
+type Client = dapr::Client<dapr::client::TonicClientWithAuth>;
+
+fn grpc_addr(d: &InProc) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()))
+}
+
+fn any(v: &[u8]) -> Option<prost_types::Any> {
+    Some(prost_types::Any {
+        type_url: String::new(),
+        value: v.to_vec(),
+    })
+}
+
+#[test]
+fn sdk_invokes_an_http_app() {
+    let app = TestApp::start();
+    let port = app.port.to_string();
+    let d = InProc::start(
+        &["--app-id", "inv", "--app-port", &port],
+        daprd::runtime::Driver::Auto,
+        None,
+    );
+    crate::grpc::rt().block_on(async {
+        let mut c = Client::connect_with_address(format!("http://{}", grpc_addr(&d)))
+            .await
+            .unwrap();
+        let r = c
+            .invoke_service("inv", "echo", any(b"hello"))
+            .await
+            .unwrap();
+        let text = String::from_utf8(r.data.unwrap().value).unwrap();
+        assert!(text.starts_with("POST /echo\n"), "{text}");
+        assert!(text.contains("dapr-caller-app-id: inv"), "{text}");
+        assert!(text.ends_with("\n\nhello"), "{text}");
+        // The app's error status → Go's gRPC code, status text as message.
+        let err = c
+            .invoke_service("inv", "status/404", None)
+            .await
+            .unwrap_err();
+        let dbg = format!("{err:?}");
+        assert!(
+            dbg.contains("NotFound") && dbg.contains("Not Found"),
+            "{dbg}"
+        );
+        let err = c
+            .invoke_service("inv", "status/503", None)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("Unavailable"), "{err:?}");
+        // Another app: no name resolution here.
+        let err = c.invoke_service("other", "echo", None).await.unwrap_err();
+        assert!(
+            format!("{err:?}").contains("ERR_DIRECT_INVOKE")
+                || format!("{err:?}").contains("couldn't find service"),
+            "{err:?}"
+        );
+    });
+}
+
+/// A gRPC app answering `OnInvoke` with the method, verb, query string and data it saw.
+struct Echo;
+
+#[tonic::async_trait]
+impl AppCallback for Echo {
+    async fn on_invoke(
+        &self,
+        req: Request<InvokeRequest>,
+    ) -> Result<Response<InvokeResponse>, Status> {
+        let caller = req
+            .metadata()
+            .get("dapr-caller-app-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let r = req.into_inner();
+        if r.method == "fail" {
+            return Err(Status::permission_denied("no way"));
+        }
+        let ext = r.http_extension.unwrap_or_default();
+        let data = r.data.map(|d| d.value).unwrap_or_default();
+        let out = format!(
+            "{} verb={} q={} ct={} caller={} data={}",
+            r.method,
+            ext.verb,
+            ext.querystring,
+            r.content_type,
+            caller,
+            String::from_utf8_lossy(&data)
+        );
+        Ok(Response::new(InvokeResponse {
+            data: any(out.as_bytes()),
+            content_type: "text/plain".into(),
+        }))
+    }
+    async fn list_topic_subscriptions(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<sdk::ListTopicSubscriptionsResponse>, Status> {
+        Err(Status::unimplemented("none"))
+    }
+    async fn on_topic_event(
+        &self,
+        _: Request<sdk::TopicEventRequest>,
+    ) -> Result<Response<sdk::TopicEventResponse>, Status> {
+        Err(Status::unimplemented("none"))
+    }
+    async fn list_input_bindings(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<sdk::ListInputBindingsResponse>, Status> {
+        Err(Status::unimplemented("none"))
+    }
+    async fn on_binding_event(
+        &self,
+        _: Request<sdk::BindingEventRequest>,
+    ) -> Result<Response<sdk::BindingEventResponse>, Status> {
+        Err(Status::unimplemented("none"))
+    }
+    async fn on_bulk_topic_event(
+        &self,
+        _: Request<sdk::TopicEventBulkRequest>,
+    ) -> Result<Response<sdk::TopicEventBulkResponse>, Status> {
+        Err(Status::unimplemented("none"))
+    }
+    async fn on_job_event(
+        &self,
+        _: Request<sdk::JobEventRequest>,
+    ) -> Result<Response<sdk::JobEventResponse>, Status> {
+        Err(Status::unimplemented("none"))
+    }
+}
+
+fn grpc_app() -> u16 {
+    let port = free_port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            tonic::transport::Server::builder()
+                .add_service(AppCallbackServer::new(Echo))
+                .serve(([127, 0, 0, 1], port).into())
+                .await
+                .unwrap();
+        });
+    });
+    port
+}
+
+#[test]
+fn a_grpc_app_is_invoked_over_grpc_and_http() {
+    let port = grpc_app().to_string();
+    let d = InProc::start(
+        &[
+            "--app-id",
+            "gapp",
+            "--app-port",
+            &port,
+            "--app-protocol",
+            "grpc",
+        ],
+        daprd::runtime::Driver::Auto,
+        None,
+    );
+    wait_status(d.http, "/v1.0/healthz", 204);
+    // HTTP → OnInvoke: verb, query string, content type and body carried over.
+    let r = request(
+        d.http,
+        "PUT",
+        "/v1.0/invoke/gapp/method/orders/7?x=1",
+        &[("content-type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(
+        r.text(),
+        "orders/7 verb=4 q=x=1 ct=application/json caller=gapp data={}"
+    );
+    // The app's error status as JSON with the matching HTTP status.
+    let r = request(d.http, "POST", "/v1.0/invoke/gapp/method/fail", &[], b"");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.json()["message"], "no way");
+    // gRPC InvokeService → OnInvoke as is.
+    crate::grpc::rt().block_on(async {
+        let mut c = Client::connect_with_address(format!("http://{}", grpc_addr(&d)))
+            .await
+            .unwrap();
+        let r = c
+            .invoke_service("gapp", "hello", any(b"there"))
+            .await
+            .unwrap();
+        let text = String::from_utf8(r.data.unwrap().value).unwrap();
+        assert_eq!(text, "hello verb=0 q= ct= caller=gapp data=there");
+        let err = c.invoke_service("gapp", "fail", None).await.unwrap_err();
+        assert!(format!("{err:?}").contains("PermissionDenied"), "{err:?}");
+    });
+}
