@@ -553,3 +553,48 @@ fn official_sdk_publishes_over_grpc() {
     assert_eq!(v["data"]["sdk"], true);
     assert_eq!(v["source"], "sdkpub");
 }
+
+#[test]
+fn huge_messages_are_refused_cleanly() {
+    let app = Subscriber::success(ORDERS);
+    let dir = resources(&[], "").display().to_string();
+    let port = app.app.port.to_string();
+    let d = InProc::start(
+        &[
+            "--app-id",
+            "huge",
+            "--app-port",
+            &port,
+            "--resources-path",
+            &dir,
+            "--max-body-size",
+            "1Mi",
+        ],
+        daprd::runtime::Driver::Auto,
+        None,
+    );
+    app.wait_for("/dapr/subscribe", 1);
+    std::thread::sleep(Duration::from_millis(100));
+    let big = vec![b'x'; 2 << 20];
+    let r = publish(&d, "/v1.0/publish/pubsub/orders", "text/plain", &big);
+    assert_eq!(r.status, 413, "{}", r.text());
+    let grpc = SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()));
+    crate::grpc::rt().block_on(async {
+        let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
+            format!("http://{grpc}"),
+        )
+        .await
+        .unwrap();
+        let err = c
+            .publish_event("pubsub", "orders", "text/plain", big.clone(), None)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("ResourceExhausted"), "{err:?}");
+    });
+    // Nothing was delivered; the sidecar carries on.
+    assert_eq!(publish(&d, "/v1.0/publish/pubsub/orders", "text/plain", b"small").status, 204);
+    let got = app.wait_for("/orders", 1);
+    assert_eq!(json(&got[0])["data"], "small");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(app.count("/orders"), 1);
+}
