@@ -128,6 +128,8 @@ pub struct Shared {
     pub secret_scopes: SecretScopes,
     /// Whether to log one line per API call.
     pub api_logging: bool,
+    /// The app's health (`--enable-app-health-check`).
+    pub app_health: crate::channel::health::AppHealth,
     /// Subscriptions, published once the app's list is known.
     pub subscriptions: crate::subscriptions::Registry,
     /// Declarative subscriptions from the resources paths.
@@ -279,6 +281,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         api_rules: configuration.api,
         secret_scopes: configuration.secret_scopes,
         api_logging,
+        app_health: crate::channel::health::AppHealth::new(&opts.app_health),
         subscriptions: Default::default(),
         declarative_subscriptions: crate::subscriptions::discover::declarative(&resources.others),
         started,

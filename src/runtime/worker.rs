@@ -370,6 +370,15 @@ async fn app_init(ctx: Rc<Ctx>) {
             declarative,
             programmatic,
         ));
+    // App health probes run for the rest of the worker's life.
+    let probes = crate::channel::health::run_probes(
+        &shared.app_health,
+        ctx.app_http.as_ref(),
+        ctx.app_grpc.as_deref(),
+        &shared.opts.app_health,
+        &ctx.drain,
+    );
+    probes.await;
 }
 
 /// Probes the app port until it accepts a TCP connection (Go: 500 ms dial

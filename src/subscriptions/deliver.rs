@@ -175,6 +175,12 @@ impl Deliverer {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
+            // Deliveries to an unhealthy app wait until it recovers.
+            if matches!(self.target, Target::App)
+                && !ctx.shared.app_health.wait_healthy(&ctx.drain).await
+            {
+                return Handled::Nack;
+            }
             let started = std::time::Instant::now();
             let verdict = match (&self.target, &proto, &ctx.app_grpc) {
                 (Target::Stream(tx), Some(ev), _) => send_to_stream(tx, ev.clone()).await,

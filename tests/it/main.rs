@@ -9,6 +9,7 @@ mod app;
 mod harness;
 mod services;
 
+mod app_health;
 mod cli;
 mod grpc;
 mod grpc_reflection;

@@ -126,6 +126,9 @@ pub async fn invoke_service(
     metadata: HeaderMap,
 ) -> Result<Bytes, Status> {
     let id = local_target(ctx, &req.id)?;
+    if !ctx.shared.app_health.is_healthy() {
+        return Err(invoke_error(id, crate::channel::health::UNHEALTHY).into());
+    }
     let message = req.message.unwrap_or_default();
     let headers = app_headers(ctx, metadata);
     if let Some(grpc) = ctx.app_grpc.as_ref() {

@@ -58,6 +58,9 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
         Ok(id) => id,
         Err(e) => return e.into(),
     };
+    if !ctx.shared.app_health.is_healthy() {
+        return invoke_error(id, crate::channel::health::UNHEALTHY).into();
+    }
     if let Some(grpc) = ctx.app_grpc.as_ref() {
         return grpc::http_to_grpc_app(ctx, grpc, id, method, req).await;
     }

@@ -1,0 +1,185 @@
+//! App health checks (`--enable-app-health-check`), as Go's `apphealth`.
+//!
+//! Worker 0 probes the app every `--app-health-probe-interval` once it is
+//! reachable: `GET <--app-health-check-path>` (2xx is healthy) for HTTP
+//! apps, `AppCallbackHealthCheck/HealthCheck` for gRPC apps, each bounded
+//! by `--app-health-probe-timeout`. The app starts unhealthy; one success
+//! makes it healthy; `--app-health-threshold` consecutive failures make it
+//! unhealthy again. While it is unhealthy, invocations of it fail with Go's
+//! "app is not in a healthy state" and pub/sub deliveries wait.
+//!
+//! The state is one atomic counter shared by every worker (read on each
+//! invocation, written once per probe); waiting deliveries park on an
+//! event, not a poll.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use event_listener::Event;
+use http::{HeaderMap, Method};
+
+use super::grpc::GrpcChannel;
+use super::http::{AppRequest, HttpChannel, OutBody};
+use crate::config::AppHealth as Settings;
+use crate::runtime::shutdown::Drain;
+
+/// Go's message for calls to an unhealthy app.
+pub const UNHEALTHY: &str = "app is not in a healthy state";
+
+/// The app's health as the probes last saw it.
+pub struct AppHealth {
+    enabled: bool,
+    threshold: u32,
+    /// Consecutive failures; healthy while below the threshold.
+    failures: AtomicU32,
+    became_healthy: Event,
+}
+
+impl AppHealth {
+    /// Health tracking per `settings`; always healthy when checks are off.
+    pub fn new(settings: &Settings) -> Self {
+        let threshold = settings.threshold.max(1);
+        Self {
+            enabled: settings.enabled,
+            threshold,
+            // Go starts unhealthy until the first successful probe.
+            failures: AtomicU32::new(if settings.enabled { threshold } else { 0 }),
+            became_healthy: Event::new(),
+        }
+    }
+
+    /// Whether the app may be called.
+    pub fn is_healthy(&self) -> bool {
+        !self.enabled || self.failures.load(Ordering::Acquire) < self.threshold
+    }
+
+    /// Records one probe result.
+    pub fn report(&self, ok: bool) {
+        if ok {
+            let before = self.failures.swap(0, Ordering::AcqRel);
+            if before >= self.threshold {
+                tracing::info!("App entered healthy status");
+                self.became_healthy.notify(usize::MAX);
+            }
+        } else {
+            let now = self
+                .failures
+                .fetch_add(1, Ordering::AcqRel)
+                .saturating_add(1);
+            if now == self.threshold {
+                tracing::warn!("App entered un-healthy status");
+            }
+            // Keep the counter from wrapping over a long outage.
+            if now > self.threshold {
+                self.failures.store(self.threshold, Ordering::Release);
+            }
+        }
+    }
+
+    /// Resolves once the app is healthy (at once if it is); false if
+    /// `drain` closed first.
+    pub async fn wait_healthy(&self, drain: &Drain) -> bool {
+        loop {
+            if self.is_healthy() {
+                return true;
+            }
+            let listener = self.became_healthy.listen();
+            if self.is_healthy() {
+                return true;
+            }
+            let woke = monoio::select! {
+                _ = listener => true,
+                _ = drain.closing() => false,
+            };
+            if !woke {
+                return false;
+            }
+        }
+    }
+}
+
+/// One probe: an HTTP GET of `path`, or the gRPC health check.
+async fn probe(
+    http: Option<&std::rc::Rc<HttpChannel>>,
+    grpc: Option<&GrpcChannel>,
+    settings: &Settings,
+) -> bool {
+    let call = async {
+        if let Some(h) = http {
+            let req = AppRequest {
+                method: Method::GET,
+                target: settings.path.clone(),
+                headers: HeaderMap::new(),
+                body: OutBody::Full(Default::default()),
+            };
+            return matches!(h.call(req).await, Ok(r) if r.status.is_success());
+        }
+        if let Some(g) = grpc {
+            return g
+                .unary(
+                    "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck",
+                    HeaderMap::new(),
+                    &[],
+                )
+                .await
+                .is_ok();
+        }
+        false
+    };
+    monoio::time::timeout(settings.timeout, call)
+        .await
+        .unwrap_or(false)
+}
+
+/// The probe loop (worker 0, after the app is reachable), until `drain` closes.
+pub async fn run_probes(
+    health: &AppHealth,
+    http: Option<&std::rc::Rc<HttpChannel>>,
+    grpc: Option<&GrpcChannel>,
+    settings: &Settings,
+    drain: &Drain,
+) {
+    if !settings.enabled {
+        return;
+    }
+    let interval = settings.interval.max(Duration::from_millis(10));
+    loop {
+        let ok = probe(http, grpc, settings).await;
+        health.report(ok);
+        let stop = monoio::select! {
+            _ = monoio::time::sleep(interval) => false,
+            _ = drain.closing() => true,
+        };
+        if stop {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_semantics_as_go() {
+        let s = Settings {
+            enabled: true,
+            threshold: 2,
+            ..Settings::default()
+        };
+        let h = AppHealth::new(&s);
+        assert!(!h.is_healthy(), "starts unhealthy");
+        h.report(true);
+        assert!(h.is_healthy());
+        h.report(false);
+        assert!(h.is_healthy(), "one failure is below the threshold");
+        h.report(false);
+        assert!(!h.is_healthy());
+        for _ in 0..10 {
+            h.report(false);
+        }
+        h.report(true);
+        assert!(h.is_healthy());
+        assert!(AppHealth::new(&Settings::default()).is_healthy());
+    }
+}
