@@ -1,0 +1,129 @@
+//! HTTP adapter for the configuration API (Go: `pkg/api/http/http.go`),
+//! served under both `/v1.0/` and `/v1.0-alpha1/`:
+//!
+//! - `GET /configuration/{storeName}?key=a&key=b&metadata.x=y` → 200
+//!   `{"a":{"value","version","metadata"}}` (empty fields left out), 204
+//!   when nothing matched; no `key` reads every item;
+//! - `GET /configuration/{storeName}/subscribe?key=…` → 200 `{"id":"…"}`;
+//!   changes are then POSTed to the app (see [`super::AppUpdates`]); with no
+//!   app channel the answer is 500 `ERR_APP_CHANNEL_NIL`;
+//! - `GET /configuration/{storeName}/{configurationSubscribeID}/unsubscribe`
+//!   → 200 `{"ok":true}`, or 500 `{"message":"failed to unsubscribe to
+//!   configuration request <id>: <why>"}` (Go's `ok` is `omitempty`).
+//!
+//! Bodies are Go's `encoding/json` output: keys sorted, `<`, `>` and `&`
+//! escaped, a trailing newline.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde::Serialize;
+
+use super::AppUpdates;
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::router::Match;
+use crate::api::{query_metadata, Ctx};
+use crate::components::configuration::SubscribeRequest;
+use crate::http::message::{Request, Response};
+
+/// `value` as Go's `json.NewEncoder(w).Encode` writes it.
+pub fn go_json<T: Serialize>(value: &T) -> Bytes {
+    let mut s = serde_json::to_string(value).unwrap_or_default();
+    if s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        s = s
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
+    }
+    s.push('\n');
+    Bytes::from(s)
+}
+
+fn param(m: &Match<'_>, name: &str) -> String {
+    m.param(name).map(|c| c.into_owned()).unwrap_or_default()
+}
+
+/// `GET /v1.0/configuration/{storeName}`.
+pub async fn get_configuration(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
+    let store = param(m, "storeName");
+    let keys: Vec<String> = req.query_values("key").collect();
+    match super::get(ctx, &store, keys, query_metadata(req)).await {
+        Ok(items) if items.is_empty() => Response::no_content(),
+        Ok(items) => Response::json(StatusCode::OK, go_json(&items)),
+        Err(e) => e.into(),
+    }
+}
+
+/// `GET /v1.0/configuration/{storeName}/subscribe`.
+pub async fn subscribe_configuration(ctx: &Rc<Ctx>, m: &Match<'_>, req: &Request) -> Response {
+    let name = param(m, "storeName");
+    let store = match super::store(ctx, &name) {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    if ctx.app_http.is_none() && ctx.app_grpc.is_none() {
+        return ApiError::new(
+            ErrorCode::AppChannelNil,
+            "app channel is not initialized. cannot subscribe to configuration updates",
+        )
+        .into();
+    }
+    let keys: Vec<String> = req.query_values("key").collect();
+    let handler = Rc::new(AppUpdates::new(ctx.clone(), name.clone()));
+    let sub = SubscribeRequest {
+        keys: keys.clone(),
+        metadata: query_metadata(req),
+        drain: ctx.drain.clone(),
+    };
+    match store.subscribe(sub, handler).await {
+        Ok(id) => {
+            #[derive(Serialize)]
+            struct Subscribed {
+                id: String,
+            }
+            Response::json(StatusCode::OK, go_json(&Subscribed { id }))
+        }
+        Err(e) => {
+            let e = super::subscribe_error(&keys, &name, &e);
+            tracing::debug!("{e}");
+            e.into()
+        }
+    }
+}
+
+/// `GET /v1.0/configuration/{storeName}/{configurationSubscribeID}/unsubscribe`.
+pub async fn unsubscribe_configuration(ctx: &Ctx, m: &Match<'_>) -> Response {
+    let name = param(m, "storeName");
+    let store = match super::store(ctx, &name) {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    let id = param(m, "configurationSubscribeID");
+    #[derive(Serialize)]
+    struct Unsubscribed {
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        ok: bool,
+        #[serde(skip_serializing_if = "String::is_empty")]
+        message: String,
+    }
+    match store.unsubscribe(&id) {
+        Ok(()) => Response::json(
+            StatusCode::OK,
+            go_json(&Unsubscribed {
+                ok: true,
+                message: String::new(),
+            }),
+        ),
+        Err(e) => {
+            let message = format!("failed to unsubscribe to configuration request {id}: {e}");
+            tracing::debug!("{}: {message}", ErrorCode::ConfigurationUnsubscribe.tag());
+            Response::json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                go_json(&Unsubscribed { ok: false, message }),
+            )
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! A dedicated Redis connection for pub/sub (`SUBSCRIBE`, `PSUBSCRIBE`).
+//!
+//! A connection in subscribe mode receives pushes nobody asked for, so it
+//! cannot be the worker's pipelined [`super::client::Client`], which
+//! matches replies to requests by position. Here a reader task decodes
+//! every frame into a queue, and the owner takes them with
+//! [`Subscriber::next`] (cancel-safe: it may race a stop signal in
+//! `select!` without losing a frame) while it writes commands on the other
+//! half. The connection closes when the `Subscriber` is dropped, or at once
+//! with [`Subscriber::close`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use local_sync::mpsc::unbounded;
+use local_sync::oneshot;
+use monoio::buf::IoBufMut;
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
+};
+use monoio::net::TcpStream;
+use redis_protocol::resp2::decode::decode_bytes_mut;
+
+use super::client::{Error, ErrorKind};
+use super::{error_text, Frame, Settings};
+
+const READ_RESERVE: usize = 16 * 1024;
+
+/// One pub/sub connection.
+pub struct Subscriber {
+    settings: Arc<Settings>,
+    wr: OwnedWriteHalf<TcpStream>,
+    frames: unbounded::Rx<Result<Frame, Error>>,
+    /// Dropped with the subscriber; the reader watches it.
+    _alive: oneshot::Receiver<()>,
+}
+
+impl Subscriber {
+    /// Dials, authenticates and selects the database (`AUTH`, `SELECT`).
+    pub async fn connect(settings: Arc<Settings>) -> Result<Subscriber, Error> {
+        let unavailable = |why: &str| Error {
+            kind: ErrorKind::Unavailable,
+            message: format!("redis at {} is unreachable: {why}", settings.host),
+        };
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&settings.host)
+            .map_err(|e| unavailable(&e.to_string()))?
+            .next()
+            .ok_or_else(|| unavailable("no address"))?;
+        let stream =
+            match monoio::time::timeout(settings.dial_timeout, TcpStream::connect_addr(addr)).await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(unavailable(&e.to_string())),
+                Err(_) => return Err(unavailable("dial timed out")),
+            };
+        let _ = stream.set_nodelay(true);
+        let (rd, wr) = stream.into_split();
+        let (tx, frames) = unbounded::channel();
+        let (alive_tx, alive_rx) = oneshot::channel();
+        monoio::spawn(read_loop(rd, tx, alive_tx, settings.host.clone()));
+        let mut sub = Subscriber {
+            settings: settings.clone(),
+            wr,
+            frames,
+            _alive: alive_rx,
+        };
+        for cmd in settings.handshake() {
+            let reply = sub.call(cmd).await?;
+            if let Some(e) = error_text(&reply) {
+                return Err(unavailable(&format!("session refused: {e}")));
+            }
+        }
+        Ok(sub)
+    }
+
+    /// The server address, for messages.
+    pub fn host(&self) -> &str {
+        &self.settings.host
+    }
+
+    /// Writes one encoded command.
+    pub async fn send(&mut self, cmd: BytesMut) -> Result<(), Error> {
+        let write = self.wr.write_all(cmd);
+        match monoio::time::timeout(self.settings.read_timeout, write).await {
+            Ok((Ok(_), _)) => Ok(()),
+            Ok((Err(e), _)) => Err(self.error(ErrorKind::Unavailable, &e.to_string())),
+            Err(_) => Err(self.error(ErrorKind::Timeout, "write timed out")),
+        }
+    }
+
+    /// Sends a command and returns the next frame, which must be its reply
+    /// (before subscribing, or for commands answered in order).
+    pub async fn call(&mut self, cmd: BytesMut) -> Result<Frame, Error> {
+        self.send(cmd).await?;
+        self.next_within(self.settings.read_timeout).await
+    }
+
+    /// The next frame within `limit`.
+    pub async fn next_within(&mut self, limit: Duration) -> Result<Frame, Error> {
+        match monoio::time::timeout(limit, self.next()).await {
+            Ok(r) => r,
+            Err(_) => Err(Error {
+                kind: ErrorKind::Timeout,
+                message: format!(
+                    "redis at {} did not answer within {limit:?}",
+                    self.settings.host
+                ),
+            }),
+        }
+    }
+
+    /// The next frame, however long it takes. Cancel-safe.
+    pub async fn next(&mut self) -> Result<Frame, Error> {
+        match self.frames.recv().await {
+            Some(r) => r,
+            None => Err(self.error(ErrorKind::Unavailable, "connection closed")),
+        }
+    }
+
+    /// Ends the session now: Redis sees the connection close (and drops
+    /// its subscriptions) even if the reader task never runs again, as when
+    /// the worker stops right after.
+    pub async fn close(mut self) {
+        let _ = monoio::time::timeout(Duration::from_millis(100), self.wr.shutdown()).await;
+    }
+
+    fn error(&self, kind: ErrorKind, why: &str) -> Error {
+        Error {
+            kind,
+            message: format!("redis at {} is unreachable: {why}", self.settings.host),
+        }
+    }
+}
+
+async fn read_loop(
+    mut rd: OwnedReadHalf<TcpStream>,
+    tx: unbounded::Tx<Result<Frame, Error>>,
+    mut alive: oneshot::Sender<()>,
+    host: String,
+) {
+    let fail = |kind, why: &str| {
+        let _ = tx.send(Err(Error {
+            kind,
+            message: format!("redis at {host} is unreachable: {why}"),
+        }));
+    };
+    let mut buf = BytesMut::with_capacity(READ_RESERVE);
+    loop {
+        loop {
+            match decode_bytes_mut(&mut buf) {
+                Ok(Some((frame, _, _))) => {
+                    if tx.send(Ok(frame)).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    fail(ErrorKind::Protocol, &format!("malformed reply: {e}"));
+                    return;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < READ_RESERVE {
+            buf.reserve(READ_RESERVE);
+        }
+        let (len, cap) = (buf.len(), buf.capacity());
+        let owned = std::mem::take(&mut buf);
+        let (res, slice) = monoio::select! {
+            r = rd.read(owned.slice_mut(len..cap)) => r,
+            _ = alive.closed() => return,
+        };
+        buf = slice.into_inner();
+        match res {
+            Ok(0) => {
+                fail(ErrorKind::Unavailable, "connection closed by server");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                fail(ErrorKind::Unavailable, &e.to_string());
+                return;
+            }
+        }
+    }
+}
