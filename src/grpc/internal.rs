@@ -1,0 +1,316 @@
+//! The internal gRPC server (`--dapr-internal-grpc-port`): what other
+//! sidecars call, Go daprd's "internal server" (`pkg/api/grpc/server.go`,
+//! `NewInternalServer`).
+//!
+//! It serves `dapr.proto.internals.v1.ServiceInvocation` only — never the
+//! public `Dapr` API — and, as Go without mTLS, takes no API token:
+//!
+//! - `CallLocal` (unary): one `InternalInvokeRequest` in, the app's whole
+//!   answer as one `InternalInvokeResponse` out;
+//! - `CallLocalStream` (bidi): the request head, then the body in
+//!   sequence-numbered chunks as the caller sends them, handed to the app
+//!   as they arrive; the answer streams back the same way (see
+//!   [`crate::api::invoke::wire`]);
+//! - `CallActor`, `CallActorReminder`, `CallActorStream`: `UNIMPLEMENTED`
+//!   (actors are not built);
+//! - any other service carrying `dapr-callee-app-id` / `dapr-app-id` for
+//!   this sidecar's app: a transparent gRPC proxy call relayed to the app
+//!   ([`super::proxy::proxy_internal`]).
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::RecvStream;
+use prost::Message;
+
+use super::frame;
+use super::server::Status;
+use super::status::GrpcCode;
+use super::stream::{Incoming, Outgoing};
+use crate::api::invoke::internal::{self, ReplyBody};
+use crate::api::invoke::wire;
+use crate::api::Ctx;
+use crate::channel::http::OutBody;
+use crate::http::body::{BodySender, BodyStream, StreamError};
+use crate::http::h2::StreamHandler;
+use crate::proto::dapr::proto::common::v1 as common;
+use crate::proto::dapr::proto::internals::v1 as internals;
+
+/// The internal service for the h2 loop.
+pub struct InternalApi {
+    ctx: Rc<Ctx>,
+    max_message: usize,
+}
+
+impl InternalApi {
+    /// The internal service on this worker; messages up to `max_message`
+    /// bytes (`--max-body-size`, as Go's server).
+    pub fn new(ctx: Rc<Ctx>, max_message: usize) -> Self {
+        // A chunk message carries framing around the body bytes.
+        Self {
+            ctx,
+            max_message: max_message.saturating_add(1024),
+        }
+    }
+}
+
+impl StreamHandler for InternalApi {
+    async fn handle(&self, req: http::Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+        let started = Instant::now();
+        let path = req.uri().path().to_owned();
+        let ours = path
+            .strip_prefix('/')
+            .and_then(|p| p.split_once('/'))
+            .is_some_and(|(service, _)| service == wire::SERVICE);
+        if !ours && super::proxy::wanted(&path, req.headers()) {
+            let code = super::proxy::proxy_internal(&self.ctx, req, respond).await;
+            self.ctx
+                .metrics
+                .record_grpc(&path, code.name(), started.elapsed(), 0, 0);
+            return;
+        }
+        let (parts, body) = req.into_parts();
+        let is_grpc = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|s| s.starts_with("application/grpc"));
+        if !is_grpc {
+            let mut head = http::Response::new(());
+            *head.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            let _ = respond.send_response(head, true);
+            return;
+        }
+        let deadline = parts
+            .headers
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(frame::parse_timeout);
+        let gzip = parts
+            .headers
+            .get("grpc-encoding")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        let incoming = Incoming::new(body, self.max_message, gzip);
+        let mut outgoing = Outgoing::new(respond);
+        let work = async {
+            match path.as_str() {
+                wire::CALL_LOCAL => call_local(&self.ctx, incoming, &mut outgoing).await,
+                wire::CALL_LOCAL_STREAM => {
+                    call_local_stream(&self.ctx, incoming, &mut outgoing).await
+                }
+                _ => Err(unknown(&path)),
+            }
+        };
+        let result = match deadline {
+            Some(d) => with_deadline(d, work).await,
+            None => work.await,
+        };
+        let code = result.as_ref().err().map_or(GrpcCode::Ok, |s| s.code);
+        let sent = outgoing.sent();
+        outgoing.finish(result.as_ref().map(|_| ()));
+        self.ctx
+            .metrics
+            .record_grpc(&path, code.name(), started.elapsed(), 0, sent);
+    }
+}
+
+async fn with_deadline(
+    d: Duration,
+    work: impl std::future::Future<Output = Result<(), Status>>,
+) -> Result<(), Status> {
+    match monoio::time::timeout(d, work).await {
+        Ok(r) => r,
+        Err(_) => Err(Status::new(
+            GrpcCode::DeadlineExceeded,
+            "context deadline exceeded",
+        )),
+    }
+}
+
+/// `UNIMPLEMENTED` for what this server does not serve (grpc-go's words
+/// for unknown services and methods).
+fn unknown(path: &str) -> Status {
+    let (service, method) = path
+        .strip_prefix('/')
+        .and_then(|p| p.split_once('/'))
+        .unwrap_or((path, ""));
+    if service != wire::SERVICE {
+        return Status::new(
+            GrpcCode::Unimplemented,
+            format!("unknown service {service}"),
+        );
+    }
+    match method {
+        "CallActor" | "CallActorReminder" | "CallActorStream" => Status::new(
+            GrpcCode::Unimplemented,
+            format!("method {method} is not implemented: actors are not supported by this daprd"),
+        ),
+        _ => Status::new(
+            GrpcCode::Unimplemented,
+            format!("unknown method {method} for service {service}"),
+        ),
+    }
+}
+
+fn invalid(reason: &str) -> Status {
+    Status::new(
+        GrpcCode::InvalidArgument,
+        format!("parsing InternalInvokeRequest error: {reason}"),
+    )
+}
+
+/// The status code of a reply, for metrics.
+fn reply_code(head: &internals::InternalInvokeResponse) -> i32 {
+    head.status.as_ref().map_or(0, |s| s.code)
+}
+
+/// `CallLocal`: one request with its data, one response with its data.
+async fn call_local(
+    ctx: &Rc<Ctx>,
+    mut incoming: Incoming,
+    out: &mut Outgoing,
+) -> Result<(), Status> {
+    let bytes = incoming.unary().await?;
+    let mut req: internals::InternalInvokeRequest = super::stream::decode(&bytes)?;
+    let Some(message) = req.message.as_mut() else {
+        return Err(invalid("field Message is nil"));
+    };
+    let data = message
+        .data
+        .as_mut()
+        .map_or_else(Bytes::new, |d| Bytes::from(std::mem::take(&mut d.value)));
+    let caller = internal::caller_of(&req);
+    ctx.metrics.record_invocation_received(&caller);
+    let result = match internal::call_app(ctx, req, OutBody::Full(data)).await {
+        Ok(reply) => reply.into_unary(ctx.shared.opts.max_body_size).await,
+        Err(e) => Err(e),
+    };
+    let code = match &result {
+        Ok(head) => reply_code(head),
+        Err(_) => i32::from(GrpcCode::Internal.as_u8()),
+    };
+    ctx.metrics.record_invocation_answered(&caller, code);
+    out.send(&result?.encode_to_vec()).await?;
+    Ok(())
+}
+
+/// `CallLocalStream`: the request head, the body as it arrives; the
+/// response head, then the body in chunks.
+async fn call_local_stream(
+    ctx: &Rc<Ctx>,
+    mut incoming: Incoming,
+    out: &mut Outgoing,
+) -> Result<(), Status> {
+    let first: internals::InternalInvokeRequestStream =
+        incoming.decode().await?.ok_or_else(|| {
+            invalid("request does not contain the required fields in the leading chunk")
+        })?;
+    let Some(req) = first.request.filter(|r| r.message.is_some()) else {
+        return Err(invalid(
+            "request does not contain the required fields in the leading chunk",
+        ));
+    };
+    let caller = internal::caller_of(&req);
+    let len = internal::content_length(&req);
+    let (tx, body) = BodyStream::channel(len);
+    monoio::spawn(pump_request(incoming, first.payload, tx, len));
+    ctx.metrics.record_invocation_received(&caller);
+    let reply = match internal::call_app(ctx, req, OutBody::Stream(body)).await {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.metrics
+                .record_invocation_answered(&caller, i32::from(GrpcCode::Internal.as_u8()));
+            return Err(e);
+        }
+    };
+    ctx.metrics
+        .record_invocation_answered(&caller, reply_code(&reply.head));
+    let head = internals::InternalInvokeResponseStream {
+        response: Some(reply.head),
+        payload: None,
+    };
+    out.send(&head.encode_to_vec()).await?;
+    let mut seq = 0u64;
+    let mut send = |data: Bytes| {
+        let m = internals::InternalInvokeResponseStream {
+            response: None,
+            payload: Some(common::StreamPayload {
+                data: data.to_vec(),
+                seq,
+            }),
+        };
+        seq += 1;
+        m.encode_to_vec()
+    };
+    match reply.body {
+        ReplyBody::Full(b) => {
+            for c in wire::chunks(b) {
+                out.send(&send(c)).await?;
+            }
+        }
+        ReplyBody::Stream(mut s) => {
+            while let Some(chunk) = s.next().await {
+                let chunk = chunk.map_err(|e| {
+                    Status::new(
+                        GrpcCode::Internal,
+                        format!("error reading the app's response: {e}"),
+                    )
+                })?;
+                for c in wire::chunks(chunk) {
+                    out.send(&send(c)).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Feeds the request chunks after the head into the app's body stream,
+/// checking sequence numbers and the declared length.
+async fn pump_request(
+    mut incoming: Incoming,
+    mut next: Option<common::StreamPayload>,
+    tx: BodySender,
+    len: Option<u64>,
+) {
+    let (mut want_seq, mut total) = (0u64, 0u64);
+    loop {
+        if let Some(p) = next.take() {
+            if let Err(e) = wire::check_seq(p.seq, &mut want_seq) {
+                tracing::debug!(error = %e, "CallLocalStream request");
+                let _ = tx.send(Err(StreamError::Malformed)).await;
+                return;
+            }
+            total += p.data.len() as u64;
+            if len.is_some_and(|n| total > n) {
+                let _ = tx.send(Err(StreamError::Malformed)).await;
+                return;
+            }
+            if !p.data.is_empty() && tx.send(Ok(Bytes::from(p.data))).await.is_err() {
+                return;
+            }
+        }
+        match incoming
+            .decode::<internals::InternalInvokeRequestStream>()
+            .await
+        {
+            Ok(Some(m)) if m.request.is_some() => {
+                tracing::debug!("request metadata found in non-leading chunk");
+                let _ = tx.send(Err(StreamError::Malformed)).await;
+                return;
+            }
+            Ok(Some(m)) => next = m.payload,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %e.message, "CallLocalStream request");
+                let _ = tx.send(Err(StreamError::Closed)).await;
+                return;
+            }
+        }
+    }
+    if len.is_some_and(|n| total != n) {
+        let _ = tx.send(Err(StreamError::Closed)).await;
+    }
+}
