@@ -64,12 +64,29 @@ spec:
   - name: redisHost
     value: 127.0.0.1:6379
 YAML
+  cat > "$WORK/components/redispubsub.yaml" <<'YAML'
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: redispubsub
+spec:
+  type: pubsub.redis
+  version: v1
+  metadata:
+  - name: redisHost
+    value: 127.0.0.1:6379
+  - name: consumerID
+    value: loadtest
+  - name: maxLenApprox
+    value: "100000"
+YAML
+  redis-cli -h 127.0.0.1 -p 6379 del lt-orders lt-latency lt-bench >/dev/null
 fi
 
-start_daprd() { # workers -> sets DAPRD_PID, DAPRD_PORT, DAPRD_GRPC_PORT
-  DAPRD_PORT=$(free_port)
+start_daprd() { # workers [app_port] [http_port] -> sets DAPRD_PID, DAPRD_PORT, DAPRD_GRPC_PORT
+  DAPRD_PORT=${3:-$(free_port)}
   DAPRD_GRPC_PORT=$(free_port)
-  "$BIN" --app-id loadtest --app-port "$NGINX_PORT" --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$DAPRD_GRPC_PORT" \
+  "$BIN" --app-id loadtest --app-port "${2:-$NGINX_PORT}" --dapr-http-port "$DAPRD_PORT" --dapr-grpc-port "$DAPRD_GRPC_PORT" \
     --metrics-port "$(free_port)" --metrics-listen-address 127.0.0.1 --dapr-listen-addresses 127.0.0.1 \
     --resources-path "$WORK/components" --log-level info --workers "$1" > "$WORK/daprd.log" 2>&1 &
   DAPRD_PID=$!
@@ -79,9 +96,9 @@ start_daprd() { # workers -> sets DAPRD_PID, DAPRD_PORT, DAPRD_GRPC_PORT
 stop_daprd() { kill "$DAPRD_PID"; wait "$DAPRD_PID" 2>/dev/null || true; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# wrk → "rps p50_us p99_us"
+# wrk → "rps p50_us p99_us"; WRK_SCRIPT=<lua> for POST scenarios
 bench() { # url
-  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$1" | python3 loadtest/parse_wrk.py
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "$1" | python3 loadtest/parse_wrk.py
 }
 median_run() { # url -> median of REPEATS runs (by rps)
   for _ in $(seq 1 "$REPEATS"); do bench "$1"; done | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
@@ -131,6 +148,26 @@ PY
 else
   ROWS+=("| state.redis skipped: no Redis at 127.0.0.1:6379 or no redis-benchmark | | | | | |")
 fi
+# T5: publish. The subscriber is the nginx app (GET /dapr/subscribe → /app,
+# which answers 200 "ok": delivered). In-memory: vs nginx answering the same
+# POST; Redis Streams: vs redis-benchmark XADD straight to Redis (the floor).
+export WRK_SCRIPT=loadtest/publish.lua
+row "POST /v1.0/publish (pubsub.in-memory, delivered to the app)" "http://127.0.0.1:$DAPRD_PORT/v1.0/publish/pubsub/orders" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200 (POST)"
+if [ "$REDIS" = yes ] && command -v redis-benchmark >/dev/null; then
+  d=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/publish/redispubsub/lt-orders")
+  rb=$(for _ in $(seq 1 "$REPEATS"); do
+         # A 300-byte value: about the size of the CloudEvent the sidecar adds.
+         redis-benchmark -h 127.0.0.1 -p 6379 -c "$CONNS" -n 300000 --csv XADD lt-bench MAXLEN '~' 100000 '*' data "$(printf 'x%.0s' $(seq 1 300))" 2>/dev/null \
+           | python3 -c 'import csv,sys; print(list(csv.reader(sys.stdin))[1][1])'
+       done | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')
+  ROWS+=("$(python3 - "$d" "$rb" <<'PY'
+import sys
+d, rb = sys.argv[1].split(), float(sys.argv[2])
+print(f"| POST /v1.0/publish (pubsub.redis, XADD + delivery) | {float(d[0]):,.0f} | redis-benchmark XADD -c same: {rb:,.0f} | {float(d[0])/rb:.2f}x | {float(d[1]):.0f} / {float(d[2]):.0f} | |")
+PY
+)")
+fi
+unset WRK_SCRIPT
 # gRPC vs HTTP/1.1 for the same operation, one load generator (h2load) for both.
 GRPC_ROWS=()
 if command -v h2load >/dev/null; then
@@ -156,6 +193,24 @@ fi
 LOADED_RSS=$(rss_kib "$DAPRD_PID")
 stop_daprd
 
+# Publish → delivery latency at 1000 events/s; the subscriber app is a
+# small Python server (loadtest/pubsub_latency.py), the same for every row.
+LAT_ROWS=()
+lat_row() { # pubsub topic label
+  local app_port http_port py out
+  app_port=$(free_port)
+  http_port=$(free_port)
+  python3 loadtest/pubsub_latency.py "$http_port" "$app_port" "$1" "$2" 1000 "$DURATION" > "$WORK/lat.$2" 2>&1 &
+  py=$!
+  start_daprd 0 "$app_port" "$http_port"
+  wait "$py" || true
+  stop_daprd
+  out=$(tail -1 "$WORK/lat.$2")
+  LAT_ROWS+=("| $3 | $(echo "$out" | awk '{print $1 " / " $2 " | " $3 " of " $4}') |")
+}
+lat_row pubsub lt-mem "pubsub.in-memory"
+if [ "$REDIS" = yes ]; then lat_row redispubsub lt-latency "pubsub.redis (Redis Streams)"; fi
+
 # per-core scaling (wrk shares the same cores: a lower bound)
 start_daprd 1; ONE=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" | awk '{print $1}'); stop_daprd
 start_daprd 2; TWO=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" | awk '{print $1}'); stop_daprd
@@ -179,6 +234,10 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo "| scenario (h2load -D $DURATION) | gRPC req/s | HTTP/1.1 req/s | ratio |"
   echo "|---|---|---|---|"
   printf '%s\n' "${GRPC_ROWS[@]}"
+  echo
+  echo "| publish → delivery at 1000 events/s, ${DURATION}s | p50 / p99 (µs) | delivered |"
+  echo "|---|---|---|"
+  printf '%s\n' "${LAT_ROWS[@]}"
   echo
   echo "| measure | value |"
   echo "|---|---|"
