@@ -271,7 +271,7 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
         }
         "InvokeService" => {
             let req: pb::InvokeServiceRequest = decode(&call.message)?;
-            super::invoke::grpc::invoke_service(ctx, req, call.metadata).await
+            super::invoke::grpc::invoke_service(ctx, req, call.metadata, &call.reply_metadata).await
         }
         "PublishEvent" => {
             let req: pb::PublishEventRequest = decode(&call.message)?;
@@ -330,6 +330,7 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
                 })),
             }
         }
+        "InvokeBinding" => super::bindings::grpc::invoke_binding(ctx, call).await,
         "GetSecret" => {
             let req: pb::GetSecretRequest = decode(&call.message)?;
             let data = super::secrets::get(ctx, &req.store_name, &req.key, req.metadata).await?;
@@ -344,6 +345,33 @@ pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
                     .map(|(name, secrets)| (name, pb::SecretResponse { secrets }))
                     .collect(),
             }))
+        }
+        "TryLockAlpha1" => {
+            let req: pb::TryLockRequest = decode(&call.message)?;
+            let success = super::lock::try_lock(
+                ctx,
+                &req.store_name,
+                &req.resource_id,
+                &req.lock_owner,
+                req.expiry_in_seconds,
+            )
+            .await?;
+            Ok(encode(&pb::TryLockResponse { success }))
+        }
+        "UnlockAlpha1" => {
+            let req: pb::UnlockRequest = decode(&call.message)?;
+            let status =
+                super::lock::unlock(ctx, &req.store_name, &req.resource_id, &req.lock_owner)
+                    .await?;
+            Ok(encode(&pb::UnlockResponse {
+                status: status as i32,
+            }))
+        }
+        "GetConfiguration" | "GetConfigurationAlpha1" => {
+            super::configuration::grpc::get(ctx, &call.message).await
+        }
+        "UnsubscribeConfiguration" | "UnsubscribeConfigurationAlpha1" => {
+            super::configuration::grpc::unsubscribe(ctx, &call.message)
         }
         other => Err(Status::new(
             GrpcCode::Unimplemented,

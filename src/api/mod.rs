@@ -6,10 +6,13 @@
 //! loop calls; its [`HttpApi::call`] is the one place the middleware order is
 //! written down.
 
+pub mod bindings;
+pub mod configuration;
 pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod invoke;
+pub mod lock;
 pub mod metadata;
 pub mod pubsub;
 pub mod router;
@@ -54,6 +57,8 @@ pub struct Ctx {
     pub app_http: Option<Rc<crate::channel::http::HttpChannel>>,
     /// This worker's gRPC channel to the app (`--app-protocol grpc`).
     pub app_grpc: Option<Rc<crate::channel::grpc::GrpcChannel>>,
+    /// This worker's connections to other sidecars (service invocation).
+    pub remotes: invoke::remote::Remotes,
 }
 
 /// A worker's components as the API uses them.
@@ -66,6 +71,18 @@ pub struct Components {
     /// Secret stores by name.
     pub secrets:
         std::collections::HashMap<String, Rc<dyn crate::components::secretstores::SecretStoreDyn>>,
+    /// Output bindings by name.
+    pub output_bindings:
+        std::collections::HashMap<String, Rc<dyn crate::components::bindings::OutputBindingDyn>>,
+    /// Input bindings by name, with their routes.
+    pub input_bindings: std::collections::HashMap<String, bindings::InputRef>,
+    /// Lock stores by name, with their key prefixing.
+    pub lock: std::collections::HashMap<String, lock::LockRef>,
+    /// Configuration stores by name.
+    pub configuration: std::collections::HashMap<
+        String,
+        Rc<dyn crate::components::configuration::ConfigurationStoreDyn>,
+    >,
 }
 
 /// `metadata.<k>=<v>` query parameters (first value wins).
@@ -197,6 +214,16 @@ async fn dispatch(ctx: &Rc<Ctx>, m: &Match<'_>, req: Request) -> Response {
         Op::BulkPublishEvent => pubsub::http::bulk_publish(ctx, m, &req).await,
         Op::GetSecret => secrets::http::get_secret(ctx, m, &req).await,
         Op::GetBulkSecret => secrets::http::bulk_secret(ctx, m, &req).await,
+        Op::InvokeBinding => bindings::http::invoke_binding(ctx, m, &req).await,
+        Op::TryLock => lock::http::try_lock(ctx, m, &req).await,
+        Op::Unlock => lock::http::unlock(ctx, m, &req).await,
+        Op::GetConfiguration => configuration::http::get_configuration(ctx, m, &req).await,
+        Op::SubscribeConfiguration => {
+            configuration::http::subscribe_configuration(ctx, m, &req).await
+        }
+        Op::UnsubscribeConfiguration => {
+            configuration::http::unsubscribe_configuration(ctx, m).await
+        }
         op => ApiError::unimplemented(op.name()).into(),
     }
 }

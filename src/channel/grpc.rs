@@ -107,6 +107,36 @@ impl GrpcChannel {
         Ok(send)
     }
 
+    /// Opens a stream to the app for `head` (path, headers) and returns the
+    /// pending response and the request body sink: transparent proxying.
+    pub async fn open_stream(
+        &self,
+        head: http::request::Parts,
+    ) -> Result<(h2::client::ResponseFuture, h2::SendStream<Bytes>), AppCallError> {
+        let broken = |e: h2::Error| AppCallError::Unavailable(format!("app stream: {e}"));
+        let send = match self.connection().await {
+            Ok(s) => s,
+            Err(e) => {
+                self.conn.borrow_mut().take();
+                return Err(e);
+            }
+        };
+        let mut send = match send.ready().await {
+            Ok(s) => s,
+            Err(e) => {
+                self.conn.borrow_mut().take();
+                return Err(broken(e));
+            }
+        };
+        let req = Request::from_parts(head, ());
+        send.send_request(req, false).map_err(broken)
+    }
+
+    /// The app's authority (`host:port`), for proxied request URIs.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
     /// Calls `path` (`/pkg.Service/Method`) with one message; returns the
     /// app's one reply message.
     pub async fn unary(

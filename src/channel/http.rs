@@ -96,6 +96,8 @@ pub struct HttpChannel {
     limiter: Option<Semaphore>,
     max_body: usize,
     body_timeout: Duration,
+    /// `--app-protocol h2c`: calls go over this HTTP/2 connection instead.
+    h2: Option<super::grpc::GrpcChannel>,
 }
 
 impl HttpChannel {
@@ -116,6 +118,41 @@ impl HttpChannel {
             limiter: max_concurrency.map(Semaphore::new),
             max_body,
             body_timeout,
+            h2: None,
+        })
+    }
+
+    /// A channel speaking cleartext HTTP/2 to `addr` (`--app-protocol h2c`).
+    pub fn h2c(
+        addr: SocketAddr,
+        max_concurrency: Option<usize>,
+        max_body: usize,
+        body_timeout: Duration,
+    ) -> Rc<Self> {
+        let mut ch = Self::new(addr, max_concurrency, max_body, body_timeout);
+        if let Some(c) = Rc::get_mut(&mut ch) {
+            c.h2 = Some(super::grpc::GrpcChannel::new(addr, None, max_body));
+        }
+        ch
+    }
+
+    /// As [`HttpChannel::new`], sending `host` as the `Host` header (a
+    /// URL's authority, for clients of other servers than the app).
+    pub fn with_host(
+        addr: SocketAddr,
+        host: HeaderValue,
+        max_concurrency: Option<usize>,
+        max_body: usize,
+        body_timeout: Duration,
+    ) -> Rc<Self> {
+        Rc::new(Self {
+            addr,
+            host,
+            idle: RefCell::new(Vec::new()),
+            limiter: max_concurrency.map(Semaphore::new),
+            max_body,
+            body_timeout,
+            h2: None,
         })
     }
 
@@ -134,6 +171,9 @@ impl HttpChannel {
             ),
             None => None,
         };
+        if let Some(h2) = &self.h2 {
+            return super::h2c::call(h2, req).await;
+        }
         req.headers.insert(header::HOST, self.host.clone());
         loop {
             let pooled = self.idle.borrow_mut().pop();

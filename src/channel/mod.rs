@@ -1,6 +1,7 @@
 //! Talking to the app: the channels daprd uses to call it.
 
 pub mod grpc;
+pub mod h2c;
 pub mod health;
 pub mod http;
 pub mod trace;

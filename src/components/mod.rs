@@ -6,6 +6,12 @@
 //! `Rc`. Component errors carry a kind and never know HTTP or gRPC
 //! statuses; `api::error` maps them once.
 
+pub mod bindings;
+pub mod blocking;
+pub mod configuration;
+pub mod lock;
+pub mod nameresolution;
+pub mod postgres;
 pub mod pubsub;
 pub mod redis;
 pub mod registry;

@@ -9,6 +9,17 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::bindings::cron::CronFactory;
+use super::bindings::http::HttpBindingFactory;
+use super::bindings::localstorage::LocalStorageFactory;
+use super::bindings::postgres::PostgresBindingFactory;
+use super::bindings::redis::RedisBindingFactory;
+use super::bindings::{InputBindingDyn, OutputBindingDyn};
+use super::configuration::redis::RedisConfigurationFactory;
+use super::configuration::ConfigurationStoreDyn;
+use super::lock::in_memory::InMemoryLockFactory;
+use super::lock::redis::RedisLockFactory;
+use super::lock::{KeyPrefix, LockStoreDyn};
 use super::pubsub::in_memory::InMemoryPubSubFactory;
 use super::pubsub::redis::RedisPubSubFactory;
 use super::pubsub::PubSubDyn;
@@ -35,6 +46,22 @@ pub enum Factory {
     LocalFileSecretStore(LocalFileFactory),
     /// `secretstores.local.env`
     LocalEnvSecretStore(LocalEnvFactory),
+    /// `bindings.cron` (input)
+    CronBinding(CronFactory),
+    /// `bindings.http` (output)
+    HttpBinding(HttpBindingFactory),
+    /// `bindings.redis` (output)
+    RedisBinding(RedisBindingFactory),
+    /// `bindings.localstorage` (output)
+    LocalStorageBinding(LocalStorageFactory),
+    /// `bindings.postgresql` / `bindings.postgres` (output)
+    PostgresBinding(PostgresBindingFactory),
+    /// `lock.redis`
+    RedisLock(RedisLockFactory),
+    /// `lock.in-memory` (ours)
+    InMemoryLock(InMemoryLockFactory),
+    /// `configuration.redis`
+    RedisConfiguration(RedisConfigurationFactory),
 }
 
 impl Factory {
@@ -148,8 +175,41 @@ fn build_factory(
         ("secretstores.local.env", "v1") => {
             Some(Factory::LocalEnvSecretStore(LocalEnvFactory::new(metadata)))
         }
+        ("bindings.cron", "v1") => Some(Factory::CronBinding(
+            CronFactory::new(&c.name, metadata).map_err(|message| init_error(c, message))?,
+        )),
+        ("bindings.http", "v1") => Some(Factory::HttpBinding(
+            HttpBindingFactory::new(metadata).map_err(|message| init_error(c, message))?,
+        )),
+        ("bindings.redis", "v1") => Some(Factory::RedisBinding(
+            RedisBindingFactory::new(metadata).map_err(|message| init_error(c, message))?,
+        )),
+        ("bindings.localstorage", "v1") => Some(Factory::LocalStorageBinding(
+            LocalStorageFactory::new(metadata).map_err(|message| init_error(c, message))?,
+        )),
+        ("bindings.postgresql" | "bindings.postgres", "v1") => Some(Factory::PostgresBinding(
+            PostgresBindingFactory::new(metadata).map_err(|message| init_error(c, message))?,
+        )),
+        ("lock.redis", "v1") => Some(Factory::RedisLock(
+            lock_prefix_checked(metadata)
+                .and_then(|()| RedisLockFactory::new(metadata))
+                .map_err(|message| init_error(c, message))?,
+        )),
+        ("lock.in-memory", "v1") => Some(Factory::InMemoryLock(
+            lock_prefix_checked(metadata)
+                .map(|()| InMemoryLockFactory::new())
+                .map_err(|message| init_error(c, message))?,
+        )),
+        ("configuration.redis", "v1") => Some(Factory::RedisConfiguration(
+            RedisConfigurationFactory::new(metadata).map_err(|message| init_error(c, message))?,
+        )),
         _ => None,
     })
+}
+
+/// A lock store's `keyPrefix` must be usable (Go fails the component's init).
+fn lock_prefix_checked(metadata: &Metadata) -> Result<(), String> {
+    KeyPrefix::parse(metadata).map(drop)
 }
 
 fn init_error(c: &Component, message: String) -> RegistryError {
@@ -236,6 +296,53 @@ impl Factories {
                 Factory::LocalEnvSecretStore(f) => {
                     store.secrets.insert(r.name.clone(), Rc::new(f.build()));
                 }
+                // Bindings serve the directions their `direction` metadata allows.
+                Factory::CronBinding(f) => {
+                    if super::bindings::directions(&r.metadata).0 {
+                        store
+                            .input_bindings
+                            .insert(r.name.clone(), Rc::new(f.build()));
+                    }
+                }
+                Factory::HttpBinding(f) => {
+                    if super::bindings::directions(&r.metadata).1 {
+                        store
+                            .output_bindings
+                            .insert(r.name.clone(), Rc::new(f.build()));
+                    }
+                }
+                Factory::RedisBinding(f) => {
+                    if super::bindings::directions(&r.metadata).1 {
+                        store
+                            .output_bindings
+                            .insert(r.name.clone(), Rc::new(f.build()));
+                    }
+                }
+                Factory::LocalStorageBinding(f) => {
+                    if super::bindings::directions(&r.metadata).1 {
+                        store
+                            .output_bindings
+                            .insert(r.name.clone(), Rc::new(f.build()));
+                    }
+                }
+                Factory::PostgresBinding(f) => {
+                    if super::bindings::directions(&r.metadata).1 {
+                        store
+                            .output_bindings
+                            .insert(r.name.clone(), Rc::new(f.build()));
+                    }
+                }
+                Factory::RedisLock(f) => {
+                    store.lock.insert(r.name.clone(), Rc::new(f.build()));
+                }
+                Factory::InMemoryLock(f) => {
+                    store.lock.insert(r.name.clone(), Rc::new(f.build()));
+                }
+                Factory::RedisConfiguration(f) => {
+                    store
+                        .configuration
+                        .insert(r.name.clone(), Rc::new(f.build()));
+                }
             }
         }
         store
@@ -246,9 +353,6 @@ impl Factories {
 fn is_not_built_yet(kind: &str) -> bool {
     [
         "pubsub.",
-        "bindings.",
-        "configuration.",
-        "lock.",
         "middleware.",
         "nameresolution.",
         "crypto.",
@@ -314,4 +418,12 @@ pub struct ComponentStore {
     pub pubsub: HashMap<String, Rc<dyn PubSubDyn>>,
     /// Secret stores.
     pub secrets: HashMap<String, Rc<dyn SecretStoreDyn>>,
+    /// Input bindings (`bindings.*` serving the input direction).
+    pub input_bindings: HashMap<String, Rc<dyn InputBindingDyn>>,
+    /// Output bindings.
+    pub output_bindings: HashMap<String, Rc<dyn OutputBindingDyn>>,
+    /// Lock stores.
+    pub lock: HashMap<String, Rc<dyn LockStoreDyn>>,
+    /// Configuration stores.
+    pub configuration: HashMap<String, Rc<dyn ConfigurationStoreDyn>>,
 }

@@ -14,6 +14,9 @@
 //! `spec.secrets.scopes` ([`SecretScopes`]) limit which secrets of each
 //! secret store the app may read, with Go's rules (see
 //! [`SecretScope::allows`]); stores without a scope allow everything.
+//!
+//! `spec.nameResolution` ([`NameResolution`]) picks the name resolver
+//! service invocation uses to find other apps' sidecars.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -46,6 +49,24 @@ struct Spec {
     api: Option<ApiSpec>,
     #[serde(default)]
     secrets: Option<SecretsSpec>,
+    #[serde(default, rename = "nameResolution")]
+    name_resolution: Option<NameResolution>,
+}
+
+/// `spec.nameResolution`: `{component, version, configuration}` (Go's
+/// `NameResolutionSpec`); the configuration is free-form, read by the
+/// resolver.
+#[derive(Deserialize, Default, Clone, Debug)]
+pub struct NameResolution {
+    /// `component`: `mdns`, `sqlite`, `kubernetes` (empty: the mode's default).
+    #[serde(default)]
+    pub component: String,
+    /// `version` (empty: `v1`).
+    #[serde(default)]
+    pub version: String,
+    /// `configuration`, as written.
+    #[serde(default)]
+    pub configuration: serde_yaml::Value,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -256,6 +277,8 @@ pub struct Configuration {
     pub api: ApiRules,
     /// `spec.secrets.scopes`.
     pub secret_scopes: SecretScopes,
+    /// `spec.nameResolution`.
+    pub name_resolution: Option<NameResolution>,
 }
 
 /// Loads and merges `paths` (later files win per section).
@@ -265,6 +288,7 @@ pub fn load(
 ) -> Result<Configuration, ConfigFileError> {
     let mut api: Option<ApiSpec> = None;
     let mut scopes: Vec<ScopeSpec> = Vec::new();
+    let mut name_resolution = None;
     for path in paths {
         let err = |reason: String| ConfigFileError {
             path: path.clone(),
@@ -285,6 +309,9 @@ pub fn load(
         if let Some(s) = doc.spec.secrets.and_then(|s| s.scopes) {
             scopes = s;
         }
+        if let Some(nr) = doc.spec.name_resolution {
+            name_resolution = Some(nr);
+        }
     }
     // Go validates the merged result once; the last file is the one to blame.
     let secret_scopes = SecretScopes::from_spec(&scopes).map_err(|reason| ConfigFileError {
@@ -294,6 +321,7 @@ pub fn load(
     Ok(Configuration {
         api: api.as_ref().map(ApiRules::from_spec).unwrap_or_default(),
         secret_scopes,
+        name_resolution,
     })
 }
 
@@ -400,6 +428,32 @@ mod tests {
             scopes("spec:\n  secrets:\n    scopes:\n    - {storeName: a, defaultAccess: maybe}\n")
                 .unwrap_err();
         assert_eq!(e, "defaultAccess maybe can be either allow or deny");
+    }
+
+    #[test]
+    fn name_resolution_section() {
+        let dir = std::env::temp_dir().join(format!("daprd-nr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.yaml"), dir.join("b.yaml"));
+        std::fs::write(
+            &a,
+            "kind: Configuration\nspec:\n  nameResolution:\n    component: mdns\n",
+        )
+        .unwrap();
+        std::fs::write(&b, "kind: Configuration\nspec:\n  nameResolution:\n    component: sqlite\n    version: v1\n    configuration:\n      connectionString: $DB\n      updateInterval: 3s\n").unwrap();
+        let env = |k: &str| (k == "DB").then(|| "/tmp/nr.db".to_string());
+        let c = load(&[a.clone(), b.clone()], &env).unwrap();
+        let nr = c.name_resolution.unwrap();
+        assert_eq!(
+            (nr.component.as_str(), nr.version.as_str()),
+            ("sqlite", "v1")
+        );
+        assert_eq!(
+            nr.configuration["connectionString"].as_str(),
+            Some("/tmp/nr.db")
+        );
+        assert!(load(&[], &env).unwrap().name_resolution.is_none());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

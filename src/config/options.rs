@@ -273,8 +273,11 @@ pub struct Options {
     pub http_port: u16,
     /// `--dapr-grpc-port`.
     pub grpc_port: u16,
-    /// `--dapr-internal-grpc-port`; `None` when empty or 0.
+    /// `--dapr-internal-grpc-port`; `None` when empty or 0 (the runtime
+    /// then derives Go's "stable random" port from the app ID).
     pub internal_grpc_port: Option<u16>,
+    /// `--dapr-internal-grpc-listen-address`; `None` when empty (all interfaces).
+    pub internal_grpc_listen_address: Option<String>,
     /// `--dapr-public-port`; `None` when empty (no public server).
     pub public_port: Option<u16>,
     /// `--dapr-public-listen-address`; `None` when empty (all interfaces).
@@ -359,6 +362,7 @@ impl Default for Options {
             http_port: 3500,
             grpc_port: 50001,
             internal_grpc_port: None,
+            internal_grpc_listen_address: None,
             public_port: None,
             public_listen_address: None,
             listen_addresses: Vec::new(),
@@ -407,6 +411,7 @@ impl fmt::Debug for Options {
             http_port,
             grpc_port,
             internal_grpc_port,
+            internal_grpc_listen_address,
             public_port,
             public_listen_address,
             listen_addresses,
@@ -450,6 +455,7 @@ impl fmt::Debug for Options {
             .field("http_port", http_port)
             .field("grpc_port", grpc_port)
             .field("internal_grpc_port", internal_grpc_port)
+            .field("internal_grpc_listen_address", internal_grpc_listen_address)
             .field("public_port", public_port)
             .field("public_listen_address", public_listen_address)
             .field("listen_addresses", listen_addresses)
@@ -776,6 +782,8 @@ fn convert(f: Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Options, Co
         http_port,
         grpc_port,
         internal_grpc_port,
+        internal_grpc_listen_address: Some(f.dapr_internal_grpc_listen_address.clone())
+            .filter(|s| !s.is_empty()),
         public_port,
         public_listen_address: Some(f.dapr_public_listen_address).filter(|s| !s.is_empty()),
         listen_addresses: f
@@ -829,14 +837,6 @@ fn unsupported_flags(
     actors_disseminate_timeout: Duration,
 ) -> Vec<&'static str> {
     [
-        (
-            "dapr-internal-grpc-port",
-            !f.dapr_internal_grpc_port.is_empty(),
-        ),
-        (
-            "dapr-internal-grpc-listen-address",
-            !f.dapr_internal_grpc_listen_address.is_empty(),
-        ),
         ("unix-domain-socket", !f.unix_domain_socket.is_empty()),
         ("allowed-origins", !f.allowed_origins.is_empty()),
         ("log-file", !f.log_file.is_empty()),
@@ -1343,11 +1343,7 @@ mod tests {
         assert_eq!(o.enable_api_logging, Some(true));
         assert_eq!(
             o.not_supported,
-            [
-                "dapr-internal-grpc-port",
-                "placement-host-address",
-                "scheduler-host-address"
-            ]
+            ["placement-host-address", "scheduler-host-address"]
         );
     }
 
@@ -1368,7 +1364,13 @@ mod tests {
         assert_eq!(o.public_port, Some(3501));
         assert_eq!(o.internal_grpc_port, None);
         assert_eq!(o.metrics_port, 65535);
-        assert!(o.not_supported.contains(&"dapr-internal-grpc-port"));
+        assert!(!o.not_supported.contains(&"dapr-internal-grpc-port"));
+        assert_eq!(o.internal_grpc_listen_address, None);
+        let o = options(&[
+            "--app-id=a",
+            "--dapr-internal-grpc-listen-address=127.0.0.1",
+        ]);
+        assert_eq!(o.internal_grpc_listen_address.as_deref(), Some("127.0.0.1"));
         assert_eq!(options(&["--app-id=a", "--app-port="]).app_port, None);
         assert_eq!(
             options(&["--app-id=a", "--dapr-public-port=0"]).public_port,
@@ -1950,8 +1952,6 @@ mod tests {
         assert_eq!(
             o.not_supported,
             [
-                "dapr-internal-grpc-port",
-                "dapr-internal-grpc-listen-address",
                 "unix-domain-socket",
                 "allowed-origins",
                 "log-file",

@@ -6,6 +6,7 @@
 //! the same building-block logic the HTTP API uses. Streaming methods (server
 //! reflection) get the call's [`Incoming`] messages and [`Outgoing`] sink.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ pub struct Call {
     pub metadata: HeaderMap,
     /// The request message, uncompressed.
     pub message: Bytes,
+    /// Response metadata the handler sets (sent as headers, or with the
+    /// status of a trailers-only answer, as grpc-go's `SetHeader`).
+    pub reply_metadata: Rc<RefCell<HeaderMap>>,
 }
 
 /// The outcome of a call: a response message, or a status.
@@ -89,6 +93,7 @@ impl GrpcApi {
         respond: &mut SendResponse<Bytes>,
         deadline: Option<Duration>,
     ) -> (GrpcCode, u64, u64) {
+        let reply_metadata = Rc::new(RefCell::new(HeaderMap::new()));
         let work = async {
             // Method and token first: nothing is buffered for a call we refuse.
             crate::api::grpc::precheck(&self.ctx, path, &metadata)?;
@@ -98,19 +103,22 @@ impl GrpcApi {
                 path: path.to_owned(),
                 metadata,
                 message,
+                reply_metadata: reply_metadata.clone(),
             };
             let reply = crate::api::grpc::call(&self.ctx, call).await;
             Ok::<_, Status>((reply?, recv))
         };
-        match with_deadline(deadline, work).await {
+        let result = with_deadline(deadline, work).await;
+        let extra = reply_metadata.take();
+        match result {
             Ok((msg, recv)) => {
                 let sent = msg.len() as u64;
-                send_ok(respond, msg);
+                send_ok(respond, msg, extra);
                 (GrpcCode::Ok, recv, sent)
             }
             Err(status) => {
                 let code = status.code;
-                send_status(respond, &status);
+                send_status(respond, &status, extra);
                 (code, 0, 0)
             }
         }
@@ -137,6 +145,16 @@ impl GrpcApi {
                     crate::subscriptions::streaming::serve(&self.ctx, &mut incoming, &mut outgoing)
                         .await
                 }
+                Streaming::SubscribeConfiguration(method) => {
+                    crate::api::configuration::grpc::subscribe(
+                        &self.ctx,
+                        method,
+                        metadata,
+                        &mut incoming,
+                        &mut outgoing,
+                    )
+                    .await
+                }
             }
         };
         let result = with_deadline(deadline, work).await;
@@ -150,8 +168,15 @@ impl GrpcApi {
 impl StreamHandler for GrpcApi {
     async fn handle(&self, req: http::Request<RecvStream>, mut respond: SendResponse<Bytes>) {
         let started = Instant::now();
+        let path = req.uri().path().to_owned();
+        if super::proxy::wanted(&path, req.headers()) {
+            let code = super::proxy::proxy(&self.ctx, req, respond).await;
+            self.ctx
+                .metrics
+                .record_grpc(&path, code.name(), started.elapsed(), 0, 0);
+            return;
+        }
         let (parts, body) = req.into_parts();
-        let path = parts.uri.path().to_owned();
 
         if !is_grpc_content_type(parts.headers.get(http::header::CONTENT_TYPE)) {
             // gRPC over HTTP/2: a non-gRPC content type is answered with 415.
@@ -198,6 +223,9 @@ enum Streaming {
     Reflection,
     /// `dapr.proto.runtime.v1.Dapr/SubscribeTopicEventsAlpha1`.
     SubscribeTopicEvents,
+    /// `dapr.proto.runtime.v1.Dapr/SubscribeConfiguration` and its `Alpha1`
+    /// twin (server streaming), by method name.
+    SubscribeConfiguration(&'static str),
 }
 
 /// The streaming method at `path`, an error for an unknown method of a
@@ -206,6 +234,13 @@ fn streaming_method(path: &str) -> Option<Result<Streaming, Status>> {
     let (service, method) = path.strip_prefix('/')?.split_once('/')?;
     if service == crate::api::grpc::DAPR_SERVICE && method == "SubscribeTopicEventsAlpha1" {
         return Some(Ok(Streaming::SubscribeTopicEvents));
+    }
+    if service == crate::api::grpc::DAPR_SERVICE {
+        for name in ["SubscribeConfiguration", "SubscribeConfigurationAlpha1"] {
+            if method == name {
+                return Some(Ok(Streaming::SubscribeConfiguration(name)));
+            }
+        }
     }
     if !reflection::SERVICES.contains(&service) {
         return None;
@@ -247,8 +282,9 @@ fn is_grpc_content_type(ct: Option<&HeaderValue>) -> bool {
 
 /// A unary reply: headers, the message and `grpc-status: 0`, handed to h2
 /// at once (h2 buffers what the window does not take yet).
-fn send_ok(respond: &mut SendResponse<Bytes>, msg: Bytes) {
+fn send_ok(respond: &mut SendResponse<Bytes>, msg: Bytes, extra: HeaderMap) {
     let mut head = http::Response::new(());
+    *head.headers_mut() = extra;
     head.headers_mut()
         .insert(http::header::CONTENT_TYPE, GRPC_CONTENT_TYPE);
     let Ok(mut stream) = respond.send_response(head, false) else {
@@ -263,8 +299,9 @@ fn send_ok(respond: &mut SendResponse<Bytes>, msg: Bytes) {
 }
 
 /// A trailers-only response carrying `status`.
-fn send_status(respond: &mut SendResponse<Bytes>, status: &Status) {
+fn send_status(respond: &mut SendResponse<Bytes>, status: &Status, extra: HeaderMap) {
     let mut head = http::Response::new(());
+    *head.headers_mut() = extra;
     let h = head.headers_mut();
     h.insert(http::header::CONTENT_TYPE, GRPC_CONTENT_TYPE);
     status_fields(h, Some(status));

@@ -225,7 +225,7 @@ impl Outgoing {
 
     /// Sends one response message, as fast as the client's window allows.
     pub async fn send(&mut self, msg: &[u8]) -> Result<(), Closed> {
-        let mut data = frame::encode(msg);
+        let data = frame::encode(msg);
         self.send_headers()?;
         let Self {
             stream: Some(stream),
@@ -236,18 +236,9 @@ impl Outgoing {
             return Err(Closed);
         };
         *partial = true;
-        while !data.is_empty() {
-            stream.reserve_capacity(data.len());
-            match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
-                Some(Ok(n)) if n > 0 => {
-                    let part = data.split_to(n.min(data.len()));
-                    stream.send_data(part, false).map_err(|_| Closed)?;
-                }
-                // Capacity is assigned, just not yet granted by the peer.
-                Some(Ok(_)) => {}
-                _ => return Err(Closed),
-            }
-        }
+        crate::http::h2::send_data(stream, data)
+            .await
+            .map_err(|_| Closed)?;
         *partial = false;
         self.sent += msg.len() as u64;
         Ok(())
@@ -256,6 +247,21 @@ impl Outgoing {
     /// Encodes and sends one response message.
     pub async fn send_message<M: prost::Message>(&mut self, msg: &M) -> Result<(), Closed> {
         self.send(&msg.encode_to_vec()).await
+    }
+
+    /// Resolves once the client has reset the stream or the connection is
+    /// gone: a long-lived server stream watches it between messages, since
+    /// a client that half-closed after its request sends nothing more.
+    /// Cancel-safe.
+    pub async fn closed(&mut self) {
+        match &mut self.stream {
+            Some(stream) => {
+                let _ = std::future::poll_fn(|cx| stream.poll_reset(cx)).await;
+            }
+            None => {
+                let _ = std::future::poll_fn(|cx| self.respond.poll_reset(cx)).await;
+            }
+        }
     }
 
     /// Uncompressed message bytes sent so far (for metrics).

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use h2::server::SendResponse;
-use h2::RecvStream;
+use h2::{RecvStream, SendStream};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio_compat::StreamWrapper;
 
@@ -200,25 +200,38 @@ async fn send_streamed(respond: &mut SendResponse<Bytes>, mut resp: Response) {
         return;
     };
     while let Some(chunk) = body.next().await {
-        let Ok(mut chunk) = chunk else {
+        let Ok(chunk) = chunk else {
             out.send_reset(h2::Reason::INTERNAL_ERROR);
             return;
         };
-        while !chunk.is_empty() {
-            out.reserve_capacity(chunk.len());
-            match std::future::poll_fn(|cx| out.poll_capacity(cx)).await {
-                Some(Ok(n)) if n > 0 => {
-                    let part = chunk.split_to(n.min(chunk.len()));
-                    if out.send_data(part, false).is_err() {
-                        return;
-                    }
-                }
-                Some(Ok(_)) => {}
-                _ => return,
-            }
+        if send_data(&mut out, chunk).await.is_err() {
+            return;
         }
     }
     let _ = out.send_data(Bytes::new(), true);
+}
+
+/// The peer reset the stream or the connection is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamGone;
+
+/// Sends `data` (not ending the stream) as fast as the peer's flow-control
+/// window allows, so a slow reader holds the sender back instead of
+/// growing a buffer.
+pub async fn send_data(out: &mut SendStream<Bytes>, mut data: Bytes) -> Result<(), StreamGone> {
+    while !data.is_empty() {
+        out.reserve_capacity(data.len());
+        match std::future::poll_fn(|cx| out.poll_capacity(cx)).await {
+            Some(Ok(n)) if n > 0 => {
+                let part = data.split_to(n.min(data.len()));
+                out.send_data(part, false).map_err(|_| StreamGone)?;
+            }
+            // Capacity is assigned, just not yet granted by the peer.
+            Some(Ok(_)) => {}
+            _ => return Err(StreamGone),
+        }
+    }
+    Ok(())
 }
 
 /// Sends a collected [`Response`] on an h2 stream.

@@ -73,12 +73,19 @@ impl Metrics {
         let mut grpc_bytes: BTreeMap<String, (Sizes, Sizes)> = BTreeMap::new();
         let (mut req_bytes, mut resp_bytes) = (Sizes::default(), Sizes::default());
         let mut workers = Vec::with_capacity(self.shards.len());
+        let mut invocation: BTreeMap<InvocationKey, (u64, Latency)> = BTreeMap::new();
         // (component, topic, outcome) → count and latency.
         type Topics = BTreeMap<(String, String, &'static str), (u64, Latency)>;
         let (mut ingress, mut egress): (Topics, Topics) = Default::default();
+        let (mut bind_out, mut bind_in): (Topics, Topics) = Default::default();
         for shard in &self.shards {
             let s = shard.lock();
-            for (into, from) in [(&mut ingress, &s.pubsub_in), (&mut egress, &s.pubsub_out)] {
+            for (into, from) in [
+                (&mut ingress, &s.pubsub_in),
+                (&mut egress, &s.pubsub_out),
+                (&mut bind_out, &s.binding_out),
+                (&mut bind_in, &s.binding_in),
+            ] {
                 for (topic, entries) in from {
                     for e in entries {
                         let slot = into
@@ -109,6 +116,11 @@ impl Metrics {
                     slot.0.merge(&b.0);
                     slot.1.merge(&b.1);
                 }
+            }
+            for (k, (count, lat)) in &s.invocation {
+                let slot = invocation.entry(k.clone()).or_default();
+                slot.0 += count;
+                slot.1.merge(lat);
             }
             req_bytes.merge(&s.req_bytes);
             resp_bytes.merge(&s.resp_bytes);
@@ -246,6 +258,43 @@ impl Metrics {
             }
         }
 
+        let bindings: [(&str, &str, &str, &str, &Topics); 2] = [
+            (
+                OUTPUT_BINDING_COUNT,
+                OUTPUT_BINDING_LATENCY,
+                "The number of operations invoked on the output binding component.",
+                "The latency of the response from the output binding component.",
+                &bind_out,
+            ),
+            (
+                INPUT_BINDING_COUNT,
+                INPUT_BINDING_LATENCY,
+                "The number of incoming events arriving from the input binding component.",
+                "The triggered input binding latency.",
+                &bind_in,
+            ),
+        ];
+        for (count_name, latency_name, count_help, latency_help, series) in bindings {
+            let labels = |(c, op, o): &(String, String, &str)| {
+                let (c, op) = (escape(c), escape(op));
+                if count_name == OUTPUT_BINDING_COUNT {
+                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_OPERATION}=\"{op}\",{L_SUCCESS}=\"{o}\"")
+                } else {
+                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_SUCCESS}=\"{o}\"")
+                }
+            };
+            header(&mut out, count_name, "counter", count_help);
+            for (k, (count, _)) in series {
+                let _ = writeln!(out, "{count_name}{{{}}} {count}", labels(k));
+            }
+            header(&mut out, latency_name, "histogram", latency_help);
+            for (k, (_, lat)) in series {
+                histogram(&mut out, latency_name, &labels(k), &LATENCY_BUCKETS_MS, lat);
+            }
+        }
+
+        render_invocation(&mut out, app, &invocation);
+
         header(
             &mut out,
             WORKER_REQUESTS,
@@ -315,7 +364,49 @@ struct ShardData {
     /// topic → per (component, success) publish series.
     pubsub_out: HashMap<Box<str>, Vec<TopicSeries>>,
     pubsub_out_sets: usize,
+    /// operation → per (component, success) output binding series.
+    binding_out: HashMap<Box<str>, Vec<TopicSeries>>,
+    binding_out_sets: usize,
+    /// `""` → per (component, success) input binding series.
+    binding_in: HashMap<Box<str>, Vec<TopicSeries>>,
+    binding_in_sets: usize,
+    /// Service invocation series (all four counters and the latency).
+    invocation: HashMap<InvocationKey, (u64, Latency)>,
 }
+
+/// One service invocation series: the family (an index into
+/// [`INVOCATION_FAMILIES`]) and its labels.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct InvocationKey {
+    family: u8,
+    app: Box<str>,
+    status: Option<i32>,
+    kind: &'static str,
+}
+
+/// The service invocation counters: name, help, app label.
+const INVOCATION_FAMILIES: [(&str, &str, &str); 4] = [
+    (
+        SVC_REQ_SENT,
+        "The number of requests sent via service invocation.",
+        L_DST_APP_ID,
+    ),
+    (
+        SVC_REQ_RECV,
+        "The number of requests received via service invocation.",
+        L_SRC_APP_ID,
+    ),
+    (
+        SVC_RES_SENT,
+        "The number of responses sent via service invocation.",
+        L_DST_APP_ID,
+    ),
+    (
+        SVC_RES_RECV,
+        "The number of responses received via service invocation.",
+        L_SRC_APP_ID,
+    ),
+];
 
 impl Default for ShardData {
     fn default() -> Self {
@@ -335,6 +426,11 @@ impl Default for ShardData {
             pubsub_in_sets: 0,
             pubsub_out: HashMap::new(),
             pubsub_out_sets: 0,
+            binding_out: HashMap::new(),
+            binding_out_sets: 0,
+            binding_in: HashMap::new(),
+            binding_in_sets: 0,
+            invocation: HashMap::new(),
         }
     }
 }
@@ -462,6 +558,94 @@ impl Shard {
         );
     }
 
+    /// Records one output binding call (the API's, as Go counts them).
+    pub fn record_output_binding(
+        &self,
+        component: &str,
+        operation: &str,
+        success: bool,
+        latency: Duration,
+    ) {
+        let mut s = self.lock();
+        let s = &mut *s;
+        let outcome = if success { "true" } else { "false" };
+        record_topic(
+            &mut s.binding_out,
+            &mut s.binding_out_sets,
+            component,
+            operation,
+            outcome,
+            latency,
+        );
+    }
+
+    /// Records one input binding event delivered to the app.
+    pub fn record_input_binding(&self, component: &str, success: bool, latency: Duration) {
+        let mut s = self.lock();
+        let s = &mut *s;
+        let outcome = if success { "true" } else { "false" };
+        record_topic(
+            &mut s.binding_in,
+            &mut s.binding_in_sets,
+            component,
+            "",
+            outcome,
+            latency,
+        );
+    }
+
+    fn record_invocation(
+        &self,
+        family: u8,
+        app: &str,
+        status: Option<i32>,
+        kind: &'static str,
+        latency: Option<Duration>,
+    ) {
+        let mut s = self.lock();
+        let mut key = InvocationKey {
+            family,
+            app: app.into(),
+            status,
+            kind,
+        };
+        if !s.invocation.contains_key(&key) && s.invocation.len() >= MAX_SERIES {
+            key.app = OTHER.into();
+        }
+        let slot = s.invocation.entry(key).or_default();
+        slot.0 += 1;
+        if let Some(l) = latency {
+            slot.1.observe(&LATENCY_BUCKETS_MS, l.as_secs_f64() * 1e3);
+        }
+    }
+
+    /// Caller: a request sent to app `dst` (`unary` or `streaming`).
+    pub fn record_invocation_sent(&self, dst: &str, kind: &'static str) {
+        self.record_invocation(0, dst, None, kind, None);
+    }
+
+    /// Caller: the response of app `dst` with `status` (HTTP or gRPC code),
+    /// `latency` after the request was sent (Go labels it `src_app_id`).
+    pub fn record_invocation_response(
+        &self,
+        dst: &str,
+        status: i32,
+        kind: &'static str,
+        latency: Duration,
+    ) {
+        self.record_invocation(3, dst, Some(status), kind, Some(latency));
+    }
+
+    /// Callee: a request received from app `src`.
+    pub fn record_invocation_received(&self, src: &str) {
+        self.record_invocation(1, src, None, "", None);
+    }
+
+    /// Callee: the response sent back to app `src` with `status`.
+    pub fn record_invocation_answered(&self, src: &str, status: i32) {
+        self.record_invocation(2, src, Some(status), "", None);
+    }
+
     /// Records one publish to a pub/sub component.
     pub fn record_pubsub_egress(
         &self,
@@ -545,6 +729,51 @@ fn series<'a, S>(
     entries.get_mut(i)
 }
 
+/// The service invocation families, with Go's labels.
+fn render_invocation(
+    out: &mut String,
+    app: &str,
+    series: &BTreeMap<InvocationKey, (u64, Latency)>,
+) {
+    let labels = |k: &InvocationKey, app_label: &str| {
+        let mut l = format!("{L_APP_ID}=\"{app}\",{app_label}=\"{}\"", escape(&k.app));
+        if let Some(s) = k.status {
+            let _ = write!(l, ",{L_STATUS}=\"{s}\"");
+        }
+        if !k.kind.is_empty() {
+            let _ = write!(l, ",{L_TYPE}=\"{}\"", k.kind);
+        }
+        l
+    };
+    for (i, (name, help, app_label)) in INVOCATION_FAMILIES.iter().enumerate() {
+        header(out, name, "counter", help);
+        for (k, (count, _)) in series.iter().filter(|(k, _)| usize::from(k.family) == i) {
+            let _ = writeln!(out, "{name}{{{}}} {count}", labels(k, app_label));
+        }
+    }
+    header(
+        out,
+        SVC_RES_RECV_LATENCY,
+        "histogram",
+        "The latency of service invocation response.",
+    );
+    // The latency has no `type` label: unary and streaming merge.
+    let mut latency: BTreeMap<(&str, i32), Latency> = BTreeMap::new();
+    for (k, (_, lat)) in series.iter().filter(|(k, _)| k.family == 3) {
+        latency
+            .entry((&k.app, k.status.unwrap_or(0)))
+            .or_default()
+            .merge(lat);
+    }
+    for ((src, status), lat) in &latency {
+        let l = format!(
+            "{L_APP_ID}=\"{app}\",{L_SRC_APP_ID}=\"{}\",{L_STATUS}=\"{status}\"",
+            escape(src)
+        );
+        histogram(out, SVC_RES_RECV_LATENCY, &l, &LATENCY_BUCKETS_MS, lat);
+    }
+}
+
 fn record_worker(s: &mut ShardData, latency: Duration) {
     s.requests += 1;
     let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
@@ -623,6 +852,31 @@ mod tests {
             sample(&t, "dapr_http_server_request_bytes_count{app_id=\"app\"}"),
             3.0
         );
+    }
+
+    #[test]
+    fn service_invocation_series() {
+        let m = Metrics::new("a", 2);
+        m.shard(0).record_invocation_sent("b", "unary");
+        m.shard(1).record_invocation_sent("b", "unary");
+        m.shard(0)
+            .record_invocation_response("b", 200, "unary", Duration::from_millis(3));
+        m.shard(0)
+            .record_invocation_response("b", 200, "streaming", Duration::from_millis(3));
+        m.shard(1).record_invocation_received("c");
+        m.shard(1).record_invocation_answered("c", 404);
+        let t = m.render();
+        assert_eq!(sample(&t, "dapr_runtime_service_invocation_req_sent_total{app_id=\"a\",dst_app_id=\"b\",type=\"unary\"}"), 2.0);
+        assert_eq!(sample(&t, "dapr_runtime_service_invocation_res_recv_total{app_id=\"a\",src_app_id=\"b\",status=\"200\",type=\"unary\"}"), 1.0);
+        assert_eq!(
+            sample(
+                &t,
+                "dapr_runtime_service_invocation_req_recv_total{app_id=\"a\",src_app_id=\"c\"}"
+            ),
+            1.0
+        );
+        assert_eq!(sample(&t, "dapr_runtime_service_invocation_res_sent_total{app_id=\"a\",dst_app_id=\"c\",status=\"404\"}"), 1.0);
+        assert_eq!(sample(&t, "dapr_runtime_service_invocation_res_recv_latency_ms_count{app_id=\"a\",src_app_id=\"b\",status=\"200\"}"), 2.0);
     }
 
     #[test]

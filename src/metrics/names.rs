@@ -27,6 +27,24 @@ pub const PUBSUB_INGRESS_LATENCY: &str = "dapr_component_pubsub_ingress_latencie
 pub const PUBSUB_EGRESS_COUNT: &str = "dapr_component_pubsub_egress_count";
 /// Publish latency histogram (ms).
 pub const PUBSUB_EGRESS_LATENCY: &str = "dapr_component_pubsub_egress_latencies";
+/// Output binding calls, by operation and success.
+pub const OUTPUT_BINDING_COUNT: &str = "dapr_component_output_binding_count";
+/// Output binding latency histogram (ms).
+pub const OUTPUT_BINDING_LATENCY: &str = "dapr_component_output_binding_latencies";
+/// Input binding events delivered to the app, by success.
+pub const INPUT_BINDING_COUNT: &str = "dapr_component_input_binding_count";
+/// Input binding delivery latency histogram (ms).
+pub const INPUT_BINDING_LATENCY: &str = "dapr_component_input_binding_latencies";
+/// Service invocation requests sent to another sidecar, by target and type.
+pub const SVC_REQ_SENT: &str = "dapr_runtime_service_invocation_req_sent_total";
+/// Service invocation requests received from another sidecar, by caller.
+pub const SVC_REQ_RECV: &str = "dapr_runtime_service_invocation_req_recv_total";
+/// Service invocation responses sent to another sidecar, by caller and status.
+pub const SVC_RES_SENT: &str = "dapr_runtime_service_invocation_res_sent_total";
+/// Service invocation responses received from another sidecar, by target, status and type.
+pub const SVC_RES_RECV: &str = "dapr_runtime_service_invocation_res_recv_total";
+/// Service invocation response latency (ms), by target and status.
+pub const SVC_RES_RECV_LATENCY: &str = "dapr_runtime_service_invocation_res_recv_latency_ms";
 /// Ours: requests served per worker.
 pub const WORKER_REQUESTS: &str = "daprd_worker_requests_total";
 /// Ours: latency quantiles per worker (µs, from hdrhistogram).
@@ -52,6 +70,14 @@ pub const L_NAMESPACE: &str = "namespace";
 pub const L_PROCESS_STATUS: &str = "process_status";
 /// Label: topic.
 pub const L_TOPIC: &str = "topic";
+/// Label: binding operation.
+pub const L_OPERATION: &str = "operation";
+/// Label: the app a service invocation went to.
+pub const L_DST_APP_ID: &str = "dst_app_id";
+/// Label: the app a service invocation came from (Go also puts the callee here on the caller side).
+pub const L_SRC_APP_ID: &str = "src_app_id";
+/// Label: `unary` / `streaming`.
+pub const L_TYPE: &str = "type";
 /// Label: `true` / `false`.
 pub const L_SUCCESS: &str = "success";
 /// Label: worker index (ours).

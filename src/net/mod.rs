@@ -2,3 +2,4 @@
 
 pub mod detect;
 pub mod listener;
+pub mod ports;

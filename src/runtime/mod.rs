@@ -93,9 +93,18 @@ pub enum StartupError {
     /// A component cannot be built.
     #[error(transparent)]
     Registry(#[from] crate::components::registry::RegistryError),
+    /// The app protocol needs something not built yet (TLS to the app).
+    #[error("--app-protocol {0}: TLS connections to the app are not supported yet (use http, grpc or h2c)")]
+    AppProtocol(&'static str),
     /// A port could not be listened on at all.
     #[error(transparent)]
     Listen(#[from] ListenError),
+    /// The name resolver could not be created or initialised.
+    #[error(transparent)]
+    NameResolution(#[from] crate::components::nameresolution::InitError),
+    /// No internal gRPC port could be found.
+    #[error("failed to get free port for internal grpc server: {0}")]
+    InternalPort(std::io::Error),
     /// A worker thread or its runtime could not be created.
     #[error("failed to start worker {worker}: {source}")]
     Worker {
@@ -134,6 +143,10 @@ pub struct Shared {
     pub subscriptions: crate::subscriptions::Registry,
     /// Declarative subscriptions from the resources paths.
     pub declarative_subscriptions: Vec<crate::subscriptions::Subscription>,
+    /// Open gRPC configuration subscription streams (any worker's).
+    pub configuration_streams: crate::api::configuration::Streams,
+    /// Service invocation of other apps: the name resolver, our identity.
+    pub invocation: crate::api::invoke::remote::Invocation,
     /// When start-up began.
     pub started: Instant,
     initialized_logged: AtomicBool,
@@ -163,6 +176,8 @@ pub struct Handle {
     pub public_addrs: Vec<SocketAddr>,
     /// Bound metrics addresses (empty when metrics are disabled).
     pub metrics_addrs: Vec<SocketAddr>,
+    /// Bound internal gRPC (sidecar-to-sidecar) addresses.
+    pub internal_grpc_addrs: Vec<SocketAddr>,
 }
 
 impl Handle {
@@ -179,6 +194,11 @@ impl Handle {
     /// The metrics port, if metrics are enabled.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_addrs.first().map(SocketAddr::port)
+    }
+
+    /// The internal gRPC (sidecar-to-sidecar) port.
+    pub fn internal_grpc_port(&self) -> u16 {
+        self.internal_grpc_addrs.first().map_or(0, SocketAddr::port)
     }
 
     /// The public port, if enabled.
@@ -201,13 +221,15 @@ impl Handle {
         self.shared.shutdown.wait_blocking();
     }
 
-    /// Waits for every worker to finish draining.
+    /// Waits for every worker to finish draining, then deregisters from
+    /// name resolution.
     pub fn join(self) {
         for t in self.threads {
             if t.join().is_err() {
                 tracing::error!("a worker thread panicked");
             }
         }
+        self.shared.invocation.resolver.close();
     }
 }
 
@@ -220,6 +242,14 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     }
     for (flag, instead) in &opts.deprecated {
         tracing::warn!("flag --{flag} is deprecated; use {instead}");
+    }
+    if opts.app_port.is_some()
+        && matches!(
+            opts.app_protocol,
+            crate::config::AppProtocol::Https | crate::config::AppProtocol::Grpcs
+        )
+    {
+        return Err(StartupError::AppProtocol(opts.app_protocol.as_str()));
     }
     let env = |k: &str| std::env::var(k).ok();
     let pod_name = std::env::var("POD_NAME").ok();
@@ -270,6 +300,26 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         None
     };
 
+    // Internal gRPC: the flag's port, else Go's "stable random" one.
+    let internal_port = match opts.internal_grpc_port {
+        Some(p) => p,
+        None => crate::net::ports::stable_port(crate::net::ports::STABLE_PORT_START, &opts.app_id)
+            .map_err(StartupError::InternalPort)?,
+    };
+    let internal_hosts: Vec<String> = opts.internal_grpc_listen_address.iter().cloned().collect();
+    let internal = listener::bind("internal gRPC", &internal_hosts, internal_port, workers)?;
+    tracing::info!(
+        "Internal gRPC server is running on {}:{}",
+        opts.internal_grpc_listen_address.as_deref().unwrap_or(""),
+        internal.port()
+    );
+    let invocation = invocation(
+        &opts,
+        internal.port(),
+        configuration.name_resolution.as_ref(),
+        &env,
+    )?;
+
     let metrics = Metrics::new_in(&opts.app_id, opts.namespace.as_deref(), workers);
     let api_logging = opts.enable_api_logging.unwrap_or(false);
     let shared = Arc::new(Shared {
@@ -284,6 +334,8 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         app_health: crate::channel::health::AppHealth::new(&opts.app_health),
         subscriptions: Default::default(),
         declarative_subscriptions: crate::subscriptions::discover::declarative(&resources.others),
+        configuration_streams: Default::default(),
+        invocation,
         started,
         initialized_logged: AtomicBool::new(false),
         opts,
@@ -299,6 +351,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
             .as_ref()
             .map(|b| b.addrs.clone())
             .unwrap_or_default(),
+        internal_grpc_addrs: internal.addrs.clone(),
     };
     tracing::info!(
         workers,
@@ -312,12 +365,14 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
 
     let mut http_per_worker = http.per_worker.into_iter();
     let mut grpc_per_worker = grpc.per_worker.into_iter();
+    let mut internal_per_worker = internal.per_worker.into_iter();
     let mut public_per_worker = public.map(|b| b.per_worker.into_iter());
     let mut metrics_per_worker = metrics_listeners.map(|b| b.per_worker.into_iter());
     for index in 0..workers {
         let sockets = worker::Sockets {
             http: http_per_worker.next().unwrap_or_default(),
             grpc: grpc_per_worker.next().unwrap_or_default(),
+            internal: internal_per_worker.next().unwrap_or_default(),
             public: public_per_worker
                 .as_mut()
                 .and_then(Iterator::next)
@@ -337,6 +392,57 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         handle.threads.push(thread);
     }
     Ok(handle)
+}
+
+/// The name resolver and this sidecar's identity for service invocation.
+/// The address peers are told is the host's (Go's `GetHostAddress`), or
+/// the internal listen address when that is a loopback one, as Go.
+fn invocation(
+    opts: &Options,
+    internal_port: u16,
+    spec: Option<&configuration::NameResolution>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::api::invoke::remote::Invocation, StartupError> {
+    use crate::api::invoke::remote;
+    use crate::components::nameresolution::{Instance, Resolver};
+    let host_address = remote::host_address(env);
+    let listen = opts.internal_grpc_listen_address.as_deref();
+    let address = match listen {
+        Some(a @ ("127.0.0.1" | "localhost" | "[::1]")) => a.to_owned(),
+        _ => match &host_address {
+            Some(a) => a.clone(),
+            None => {
+                tracing::warn!("could not determine the host address; peers are told 127.0.0.1");
+                "127.0.0.1".to_owned()
+            }
+        },
+    };
+    let namespace = opts
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
+    let resolver = Resolver::init(
+        spec,
+        opts.mode,
+        Instance {
+            app_id: opts.app_id.clone(),
+            namespace: namespace.clone(),
+            address: address
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            internal_port,
+            http_port: opts.http_port,
+            app_port: opts.app_port.unwrap_or(0),
+        },
+    )?;
+    Ok(remote::Invocation {
+        resolver,
+        internal_port,
+        namespace,
+        host_address,
+        host_name: remote::host_name(),
+    })
 }
 
 /// Runs the sidecar until it is shut down: starts it, turns SIGTERM/SIGINT

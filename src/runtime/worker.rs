@@ -17,11 +17,13 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::shutdown::Drain;
 use super::{Driver, Shared, Tuning};
+use crate::api::lock::LockRef;
 use crate::api::pubsub::{PubSubRef, TopicScopes};
 use crate::api::state::{key_prefix, StoreRef};
 use crate::api::{Components, Ctx, HttpApi, Surface};
 use crate::channel::grpc::GrpcChannel;
 use crate::channel::http::HttpChannel;
+use crate::components::lock::KeyPrefix;
 use crate::config::options::{AppProtocol, InitEndpoint};
 use crate::grpc::server::GrpcApi;
 use crate::http::h1::{self, Limits, Service};
@@ -39,6 +41,8 @@ pub struct Sockets {
     pub http: Vec<std::net::TcpListener>,
     /// gRPC API sockets.
     pub grpc: Vec<std::net::TcpListener>,
+    /// Internal gRPC (sidecar-to-sidecar) sockets.
+    pub internal: Vec<std::net::TcpListener>,
     /// Public-port sockets.
     pub public: Vec<std::net::TcpListener>,
     /// Metrics sockets.
@@ -109,7 +113,7 @@ fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel
     use std::net::ToSocketAddrs;
     let opts = &shared.opts;
     let port = opts.app_port?;
-    if opts.app_protocol != AppProtocol::Http {
+    if !matches!(opts.app_protocol, AppProtocol::Http | AppProtocol::H2c) {
         return None;
     }
     let addr = match (opts.app_channel_address.as_str(), port).to_socket_addrs() {
@@ -124,12 +128,12 @@ fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel
     let per_worker = opts
         .app_max_concurrency
         .map(|n| (n as usize).div_ceil(workers).max(1));
-    Some(HttpChannel::new(
-        addr,
-        per_worker,
-        opts.max_body_size,
-        body_timeout,
-    ))
+    let new = if opts.app_protocol == AppProtocol::H2c {
+        HttpChannel::h2c
+    } else {
+        HttpChannel::new
+    };
+    Some(new(addr, per_worker, opts.max_body_size, body_timeout))
 }
 
 /// This worker's gRPC channel to the app, when the app speaks gRPC.
@@ -175,6 +179,7 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         components: components(&shared),
         app_http: app_channel(&shared, tuning.body_timeout),
         app_grpc: grpc_app_channel(&shared),
+        remotes: crate::api::invoke::remote::Remotes::new(),
     });
     let limits = Rc::new(Limits {
         max_head: shared.opts.read_buffer_size,
@@ -217,6 +222,18 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         spawn_accept_loops(sockets.grpc, &drain.clone(), move |stream| {
             let (grpc, h2_limits, drain) = (grpc.clone(), h2_limits.clone(), drain.clone());
             async move { crate::http::h2::serve(stream, &h2_limits, grpc, &drain).await }
+        });
+    }
+    // Internal gRPC (other sidecars): h2c only, its own service set, no API token.
+    {
+        let internal = Rc::new(crate::grpc::internal::InternalApi::new(
+            ctx.clone(),
+            limits.max_body,
+        ));
+        let (h2_limits, drain) = (h2_limits.clone(), drain.clone());
+        spawn_accept_loops(sockets.internal, &drain.clone(), move |stream| {
+            let (internal, h2_limits, drain) = (internal.clone(), h2_limits.clone(), drain.clone());
+            async move { crate::http::h2::serve(stream, &h2_limits, internal, &drain).await }
         });
     }
     {
@@ -352,6 +369,8 @@ async fn app_init(ctx: Rc<Ctx>) {
     if !probe_app(shared.clone(), port).await {
         return;
     }
+    // Input bindings read on this worker from now on (Go: StartReadingFromBindings).
+    monoio::spawn(crate::api::bindings::input::start(ctx.clone()));
     let wanted = !ctx.components.pubsub.is_empty()
         && !shared
             .opts
@@ -413,8 +432,48 @@ fn components(shared: &Shared) -> Components {
     let opts = &shared.opts;
     let mut out = Components {
         secrets: built.secrets,
+        output_bindings: built.output_bindings,
+        configuration: built.configuration,
         ..Default::default()
     };
+    for (name, store) in built.lock {
+        let prefix = shared
+            .factories
+            .components
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| KeyPrefix::parse(&r.metadata).ok())
+            .unwrap_or(KeyPrefix::AppId);
+        out.lock.insert(
+            name,
+            LockRef {
+                store,
+                prefix: Rc::new(prefix),
+            },
+        );
+    }
+    for (name, binding) in built.input_bindings {
+        let md = shared
+            .factories
+            .components
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| &r.metadata);
+        // Go matches the `route` item by its exact name.
+        let route = md
+            .and_then(|m| m.0.get("route"))
+            .cloned()
+            .unwrap_or_else(|| name.clone());
+        let explicit_input = md.is_some_and(crate::components::bindings::explicitly_input);
+        out.input_bindings.insert(
+            name,
+            crate::api::bindings::InputRef {
+                binding,
+                route,
+                explicit_input,
+            },
+        );
+    }
     for (name, store) in built.state {
         let strategy = shared
             .factories

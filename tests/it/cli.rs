@@ -38,6 +38,15 @@ fn bad_app_protocol_is_refused() {
 }
 
 #[test]
+fn tls_app_protocols_fail_start_up_clearly() {
+    for p in ["https", "grpcs"] {
+        let (code, out) = run_to_exit(&["--app-id", "a", "--app-port", "1", "--app-protocol", p]);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains(&format!("--app-protocol {p}: TLS")), "{out}");
+    }
+}
+
+#[test]
 fn non_numeric_port_is_refused() {
     let (code, out) = run_to_exit(&["--app-id", "a", "--dapr-http-port", "http"]);
     assert_eq!(code, 1, "{out}");

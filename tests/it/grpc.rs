@@ -138,13 +138,13 @@ fn unknown_and_unbuilt_methods_are_unimplemented() {
         assert!(msg.contains("unknown service foo.Bar"), "{msg}");
         let (status, msg, _) = raw_call(
             addr,
-            "/dapr.proto.runtime.v1.Dapr/InvokeBinding",
+            "/dapr.proto.runtime.v1.Dapr/EncryptAlpha1",
             &[],
             &frame(&[]),
         )
         .await;
         assert_eq!(status, 12);
-        assert!(msg.contains("InvokeBinding"), "{msg}");
+        assert!(msg.contains("EncryptAlpha1"), "{msg}");
     });
 }
 

@@ -188,12 +188,12 @@ fn unknown_paths_fall_through_to_invocation() {
     assert_eq!(r.status, 500);
     assert_eq!(r.json()["errorCode"], "ERR_DIRECT_INVOKE");
     // A route whose building block is not built yet names the operation.
-    let r = request(d.http, "POST", "/v1.0/bindings/store", &[], b"{}");
+    let r = request(d.http, "POST", "/v1.0-alpha1/jobs/nightly", &[], b"{}");
     assert_eq!(r.status, 501);
     assert!(r.json()["message"]
         .as_str()
         .unwrap()
-        .contains("InvokeBinding"));
+        .contains("ScheduleJob"));
     // Paths are cleaned as Go does.
     assert_eq!(get(d.http, "//v1.0//healthz/").status, 204);
 }

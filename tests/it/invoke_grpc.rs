@@ -144,7 +144,7 @@ impl AppCallback for Echo {
     }
 }
 
-fn grpc_app() -> u16 {
+pub(crate) fn grpc_app() -> u16 {
     let port = free_port();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -209,5 +209,67 @@ fn a_grpc_app_is_invoked_over_grpc_and_http() {
         assert_eq!(text, "hello verb=0 q= ct= caller=gapp data=there");
         let err = c.invoke_service("gapp", "fail", None).await.unwrap_err();
         assert!(format!("{err:?}").contains("PermissionDenied"), "{err:?}");
+    });
+}
+
+#[test]
+fn non_dapr_grpc_calls_with_dapr_app_id_are_proxied() {
+    use sdk::app_callback_client::AppCallbackClient;
+    let port = grpc_app().to_string();
+    let d = InProc::start(
+        &[
+            "--app-id",
+            "proxied",
+            "--app-port",
+            &port,
+            "--app-protocol",
+            "grpc",
+        ],
+        daprd::runtime::Driver::Auto,
+        None,
+    );
+    wait_status(d.http, "/v1.0/healthz", 204);
+    crate::grpc::rt().block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", grpc_addr(&d)))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut c = AppCallbackClient::new(channel);
+        let call = |method: &str, data: Vec<u8>, app: &str| {
+            let mut r = Request::new(InvokeRequest {
+                method: method.into(),
+                data: any(&data),
+                ..Default::default()
+            });
+            r.metadata_mut().insert("dapr-app-id", app.parse().unwrap());
+            r
+        };
+        // The app's service, through the sidecar, answers as itself.
+        let r = c
+            .on_invoke(call("m", b"hi".to_vec(), "proxied"))
+            .await
+            .unwrap();
+        let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
+        assert!(text.starts_with("m verb=0"), "{text}");
+        // 1 MiB each way: flow control end to end.
+        let big = vec![b'z'; 1 << 20];
+        let r = c.on_invoke(call("big", big, "proxied")).await.unwrap();
+        assert!(r.into_inner().data.unwrap().value.len() > 1 << 20);
+        // The app's errors pass through unchanged.
+        let err = c
+            .on_invoke(call("fail", Vec::new(), "proxied"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), err.message()),
+            (tonic::Code::PermissionDenied, "no way")
+        );
+        // Another app id: not resolvable here.
+        let err = c
+            .on_invoke(call("m", Vec::new(), "elsewhere"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
     });
 }

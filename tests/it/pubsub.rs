@@ -592,7 +592,10 @@ fn huge_messages_are_refused_cleanly() {
         assert!(format!("{err:?}").contains("ResourceExhausted"), "{err:?}");
     });
     // Nothing was delivered; the sidecar carries on.
-    assert_eq!(publish(&d, "/v1.0/publish/pubsub/orders", "text/plain", b"small").status, 204);
+    assert_eq!(
+        publish(&d, "/v1.0/publish/pubsub/orders", "text/plain", b"small").status,
+        204
+    );
     let got = app.wait_for("/orders", 1);
     assert_eq!(json(&got[0])["data"], "small");
     std::thread::sleep(Duration::from_millis(100));

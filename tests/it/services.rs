@@ -48,6 +48,20 @@ pub fn redis(test: &str) -> bool {
     available("Redis at 127.0.0.1:6379", ok, test)
 }
 
+/// The machine's PostgreSQL (trust authentication, database `test`).
+pub const POSTGRES: &str = "127.0.0.1:5432";
+
+/// A connection string for [`POSTGRES`].
+pub const POSTGRES_CONN: &str =
+    "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable";
+
+/// Whether the machine's PostgreSQL accepts connections (see [`available`]).
+pub fn postgres(test: &str) -> bool {
+    let ok =
+        TcpStream::connect_timeout(&POSTGRES.parse().unwrap(), Duration::from_millis(500)).is_ok();
+    available("PostgreSQL at 127.0.0.1:5432", ok, test)
+}
+
 /// A fresh app id, so tests sharing one Redis never see each other's keys.
 pub fn unique_app_id(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use prost::Message;
 
-use super::{invoke_error, local_target, CALLEE, CALLER};
+use super::{invoke_error, resolve_target, Target, CALLEE, CALLER};
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
 use crate::channel::grpc::{AppCallError, GrpcChannel};
 use crate::channel::http::{strip_hop_by_hop, AppRequest, OutBody};
@@ -51,7 +51,7 @@ pub fn code_from_http(status: u16) -> GrpcCode {
 }
 
 /// The HTTP method of an `HTTPExtension` verb (none: POST).
-fn verb_method(ext: Option<&common::HttpExtension>) -> Method {
+pub(crate) fn verb_method(ext: Option<&common::HttpExtension>) -> Method {
     match ext.map(|e| Verb::try_from(e.verb).unwrap_or(Verb::None)) {
         Some(Verb::Get) => Method::GET,
         Some(Verb::Head) => Method::HEAD,
@@ -66,7 +66,7 @@ fn verb_method(ext: Option<&common::HttpExtension>) -> Method {
 }
 
 /// The verb of an HTTP method, for an `HTTPExtension`.
-fn method_verb(m: &Method) -> Verb {
+pub(crate) fn method_verb(m: &Method) -> Verb {
     match *m {
         Method::GET => Verb::Get,
         Method::HEAD => Verb::Head,
@@ -108,6 +108,9 @@ fn app_headers(ctx: &Ctx, mut headers: HeaderMap) -> HeaderMap {
         headers.insert(CALLER, v.clone());
         headers.insert(CALLEE, v);
     }
+    if let Ok(v) = HeaderValue::from_str(&ctx.shared.invocation.namespace) {
+        headers.insert(super::wire::CALLER_NAMESPACE, v);
+    }
     ensure_traceparent(&mut headers);
     headers
 }
@@ -119,13 +122,51 @@ fn app_status(e: AppCallError) -> Status {
     }
 }
 
-/// `Dapr/InvokeService`: the encoded `InvokeResponse`, or the app's error.
+/// Go's `ErrorFromHTTPResponseCode`: a non-2xx HTTP status as a gRPC
+/// error (status text as message; code and body, ≤ 63 bytes, in
+/// `ErrorInfo`); `None` for 2xx.
+pub(crate) fn http_error(status: u16, body: &[u8]) -> Option<Status> {
+    let code = code_from_http(status);
+    if code == GrpcCode::Ok {
+        return None;
+    }
+    let text = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+        .to_owned();
+    let detail = String::from_utf8_lossy(&body[..body.len().min(63)]).into_owned();
+    let info = rpc::ErrorInfo {
+        reason: text.clone(),
+        domain: "dapr.io".into(),
+        metadata: HashMap::from([
+            ("http.code".to_owned(), status.to_string()),
+            ("http.error_message".to_owned(), detail),
+        ]),
+    };
+    Some(Status {
+        details: Some(crate::api::grpc::status_bytes(code, &text, Some(info))),
+        code,
+        message: text,
+    })
+}
+
+/// `Dapr/InvokeService`: the encoded `InvokeResponse`, or the app's error;
+/// response metadata (`dapr-http-status`, a remote app's headers) goes to
+/// `reply`.
 pub async fn invoke_service(
     ctx: &Rc<Ctx>,
     req: pb::InvokeServiceRequest,
     metadata: HeaderMap,
+    reply: &std::cell::RefCell<HeaderMap>,
 ) -> Result<Bytes, Status> {
-    let id = local_target(ctx, &req.id)?;
+    let id = match resolve_target(ctx, &req.id)? {
+        Target::Local(id) => id,
+        Target::Remote(r) => {
+            let message = req.message.unwrap_or_default();
+            return super::remote::grpc_invoke(ctx, &req.id, r, message, metadata, reply).await;
+        }
+    };
     if !ctx.shared.app_health.is_healthy() {
         return Err(invoke_error(id, crate::channel::health::UNHEALTHY).into());
     }
@@ -178,24 +219,12 @@ pub async fn invoke_service(
         None => resp.body,
     };
     let status = resp.status.as_u16();
-    let code = code_from_http(status);
-    if code != GrpcCode::Ok {
-        // Go: the HTTP status text as message; code and body (≤ 63 bytes) in ErrorInfo.
-        let text = resp.status.canonical_reason().unwrap_or("").to_owned();
-        let detail = String::from_utf8_lossy(&body[..body.len().min(63)]).into_owned();
-        let info = rpc::ErrorInfo {
-            reason: text.clone(),
-            domain: "dapr.io".into(),
-            metadata: HashMap::from([
-                ("http.code".to_owned(), status.to_string()),
-                ("http.error_message".to_owned(), detail),
-            ]),
-        };
-        return Err(Status {
-            details: Some(crate::api::grpc::status_bytes(code, &text, Some(info))),
-            code,
-            message: text,
-        });
+    // Go sets `dapr-http-status` on every answer of an HTTP app.
+    reply
+        .borrow_mut()
+        .insert("dapr-http-status", HeaderValue::from(status));
+    if let Some(e) = http_error(status, &body) {
+        return Err(e);
     }
     let content_type = resp
         .headers

@@ -2,11 +2,18 @@
 //! and the `dapr-app-id` header form.
 //!
 //! A call for our own app id goes to the app over this worker's
-//! [`HttpChannel`]; bodies stream both ways when they are large. Calls for
-//! other app ids need name resolution and the internal gRPC port, which are
-//! not built yet: they fail as Go fails when it cannot resolve an app.
+//! [`HttpChannel`]; bodies stream both ways when they are large. A call for
+//! another app id (or `id.namespace` other than ours) is resolved through
+//! the name resolver and sent to that app's sidecar over its internal gRPC
+//! port ([`remote`]); [`internal`] is the other end, serving such calls
+//! from other sidecars.
+//!
+//! [`HttpChannel`]: crate::channel::http::HttpChannel
 
 pub mod grpc;
+pub mod internal;
+pub mod remote;
+pub mod wire;
 
 use std::rc::Rc;
 
@@ -30,23 +37,44 @@ pub(crate) fn invoke_error(id: &str, err: impl std::fmt::Display) -> ApiError {
     )
 }
 
-/// The app id of `target` (`id` or `id.namespace`) when it is this
-/// sidecar's app; other apps need name resolution, which is not built.
-pub fn local_target<'t>(ctx: &Ctx, target: &'t str) -> Result<&'t str, ApiError> {
+/// An app behind another sidecar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// Its app id.
+    pub id: String,
+    /// Its namespace.
+    pub namespace: String,
+}
+
+/// Where an invocation goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target<'t> {
+    /// This sidecar's app (its id).
+    Local(&'t str),
+    /// Another app, through its sidecar.
+    Remote(Remote),
+}
+
+/// Go's `requestAppIDAndNamespace` and local check: `target` is `id` (our
+/// namespace) or `id.namespace`; it is local when both are ours.
+pub fn resolve_target<'t>(ctx: &Ctx, target: &'t str) -> Result<Target<'t>, ApiError> {
     let opts = &ctx.shared.opts;
+    let ours = opts.namespace.as_deref().unwrap_or("default");
     let (id, namespace) = match target.split_once('.') {
-        Some((id, ns)) => (id, Some(ns)),
-        None => (target, None),
+        None if target.is_empty() => return Err(invoke_error(target, "app id is empty")),
+        None => (target, ours),
+        Some((_, ns)) if ns.contains('.') => {
+            return Err(invoke_error(target, format!("invalid app id {target}")))
+        }
+        Some((id, ns)) => (id, ns),
     };
-    let ours = id == opts.app_id
-        && namespace.is_none_or(|ns| opts.namespace.as_deref().unwrap_or("default") == ns);
-    if ours {
-        Ok(id)
+    if id == opts.app_id && namespace == ours {
+        Ok(Target::Local(id))
     } else {
-        Err(invoke_error(
-            target,
-            format!("couldn't find service: {target}"),
-        ))
+        Ok(Target::Remote(Remote {
+            id: id.to_owned(),
+            namespace: namespace.to_owned(),
+        }))
     }
 }
 
@@ -54,8 +82,9 @@ pub fn local_target<'t>(ctx: &Ctx, target: &'t str) -> Result<&'t str, ApiError>
 /// (`id` or `id.namespace`).
 pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request) -> Response {
     let opts = &ctx.shared.opts;
-    let id = match local_target(ctx, target) {
-        Ok(id) => id,
+    let id = match resolve_target(ctx, target) {
+        Ok(Target::Local(id)) => id,
+        Ok(Target::Remote(r)) => return remote::http_invoke(ctx, target, r, method, req).await,
         Err(e) => return e.into(),
     };
     if !ctx.shared.app_health.is_healthy() {
@@ -78,6 +107,9 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
     if let Ok(v) = HeaderValue::from_str(&opts.app_id) {
         headers.insert(CALLER, v.clone());
         headers.insert(CALLEE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ctx.shared.invocation.namespace) {
+        headers.insert(wire::CALLER_NAMESPACE, v);
     }
     ensure_traceparent(&mut headers);
 

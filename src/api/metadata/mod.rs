@@ -190,7 +190,15 @@ fn capabilities(ctx: &Ctx, name: &str) -> Vec<String> {
     if let Some(s) = c.secrets.get(name) {
         return s.features().names();
     }
-    Vec::new()
+    // Go: INPUT_BINDING, then OUTPUT_BINDING.
+    let mut caps = Vec::new();
+    if c.input_bindings.contains_key(name) {
+        caps.push("INPUT_BINDING".to_owned());
+    }
+    if c.output_bindings.contains_key(name) {
+        caps.push("OUTPUT_BINDING".to_owned());
+    }
+    caps
 }
 
 /// Stores a user attribute. An empty key is a no-op, as in Go.

@@ -9,6 +9,7 @@
 //! reactor and want `Send` streams.
 
 pub mod client;
+pub mod subscriber;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
