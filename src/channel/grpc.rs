@@ -230,21 +230,8 @@ impl GrpcChannel {
 
 /// `grpc-status` / `grpc-message` in `h`, when present.
 fn status_of(h: &HeaderMap) -> Option<Result<(), AppCallError>> {
-    let code: u32 = h.get("grpc-status")?.to_str().ok()?.trim().parse().ok()?;
-    if code == 0 {
-        return Some(Ok(()));
-    }
-    let message = h
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .map(|m| {
-            percent_encoding::percent_decode_str(m)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
-    Some(Err(AppCallError::Status {
-        code: GrpcCode::from_number(code),
-        message,
-    }))
+    Some(match crate::grpc::status::peer_status(h)? {
+        (GrpcCode::Ok, _) => Ok(()),
+        (code, message) => Err(AppCallError::Status { code, message }),
+    })
 }

@@ -25,7 +25,6 @@ use h2::server::SendResponse;
 use h2::RecvStream;
 use prost::Message;
 
-use super::frame;
 use super::server::Status;
 use super::status::GrpcCode;
 use super::stream::{Incoming, Outgoing};
@@ -72,26 +71,9 @@ impl StreamHandler for InternalApi {
             return;
         }
         let (parts, body) = req.into_parts();
-        let is_grpc = parts
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|s| s.starts_with("application/grpc"));
-        if !is_grpc {
-            let mut head = http::Response::new(());
-            *head.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            let _ = respond.send_response(head, true);
+        let Some((deadline, gzip)) = super::server::call_head(&parts.headers, &mut respond) else {
             return;
-        }
-        let deadline = parts
-            .headers
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(frame::parse_timeout);
-        let gzip = parts
-            .headers
-            .get("grpc-encoding")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        };
         let incoming = Incoming::new(body, self.max_message, gzip);
         let mut outgoing = Outgoing::new(respond);
         let work = async {

@@ -178,22 +178,9 @@ impl StreamHandler for GrpcApi {
         }
         let (parts, body) = req.into_parts();
 
-        if !is_grpc_content_type(parts.headers.get(http::header::CONTENT_TYPE)) {
-            // gRPC over HTTP/2: a non-gRPC content type is answered with 415.
-            let mut head = http::Response::new(());
-            *head.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            let _ = respond.send_response(head, true);
+        let Some((deadline, gzip)) = call_head(&parts.headers, &mut respond) else {
             return;
-        }
-        let deadline = parts
-            .headers
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(frame::parse_timeout);
-        let gzip = parts
-            .headers
-            .get("grpc-encoding")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        };
         let incoming = Incoming::new(body, self.max_message, gzip);
 
         let (code, recv, sent) = match streaming_method(&path) {
@@ -270,6 +257,29 @@ async fn with_deadline<T>(
         },
         None => work.await,
     }
+}
+
+/// A gRPC call's deadline (`grpc-timeout`) and whether its messages are
+/// gzip-compressed; `None` after answering 415 to a non-gRPC content type.
+pub(crate) fn call_head(
+    h: &http::HeaderMap,
+    respond: &mut SendResponse<Bytes>,
+) -> Option<(Option<Duration>, bool)> {
+    if !is_grpc_content_type(h.get(http::header::CONTENT_TYPE)) {
+        // gRPC over HTTP/2: a non-gRPC content type is answered with 415.
+        let mut head = http::Response::new(());
+        *head.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        let _ = respond.send_response(head, true);
+        return None;
+    }
+    let deadline = h
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(frame::parse_timeout);
+    let gzip = h
+        .get("grpc-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    Some((deadline, gzip))
 }
 
 fn is_grpc_content_type(ct: Option<&HeaderValue>) -> bool {

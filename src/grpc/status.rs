@@ -118,6 +118,22 @@ impl GrpcCode {
     }
 }
 
+/// A peer's `grpc-status` and percent-decoded `grpc-message` in a head or
+/// trailers; `None` when there is no (numeric) status.
+pub fn peer_status(h: &http::HeaderMap) -> Option<(GrpcCode, String)> {
+    let code: u32 = h.get("grpc-status")?.to_str().ok()?.trim().parse().ok()?;
+    let message = h
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(|m| {
+            percent_encoding::percent_decode_str(m)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    Some((GrpcCode::from_number(code), message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::GrpcCode;

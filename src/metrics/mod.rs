@@ -248,14 +248,13 @@ impl Metrics {
                     format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_SUCCESS}=\"{o}\",{L_TOPIC}=\"{t}\"")
                 }
             };
-            header(&mut out, count_name, "counter", count_help);
-            for (k, (count, _)) in series {
-                let _ = writeln!(out, "{count_name}{{{}}} {count}", labels(k));
-            }
-            header(&mut out, latency_name, "histogram", latency_help);
-            for (k, (_, lat)) in series {
-                histogram(&mut out, latency_name, &labels(k), &LATENCY_BUCKETS_MS, lat);
-            }
+            counted_latency(
+                &mut out,
+                (count_name, count_help),
+                (latency_name, latency_help),
+                series,
+                labels,
+            );
         }
 
         let bindings: [(&str, &str, &str, &str, &Topics); 2] = [
@@ -283,14 +282,13 @@ impl Metrics {
                     format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_SUCCESS}=\"{o}\"")
                 }
             };
-            header(&mut out, count_name, "counter", count_help);
-            for (k, (count, _)) in series {
-                let _ = writeln!(out, "{count_name}{{{}}} {count}", labels(k));
-            }
-            header(&mut out, latency_name, "histogram", latency_help);
-            for (k, (_, lat)) in series {
-                histogram(&mut out, latency_name, &labels(k), &LATENCY_BUCKETS_MS, lat);
-            }
+            counted_latency(
+                &mut out,
+                (count_name, count_help),
+                (latency_name, latency_help),
+                series,
+                labels,
+            );
         }
 
         render_invocation(&mut out, app, &invocation);
@@ -778,6 +776,24 @@ fn record_worker(s: &mut ShardData, latency: Duration) {
     s.requests += 1;
     let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     s.latency_us.saturating_record(us.max(1));
+}
+
+/// A counter family and a latency histogram family over the same label sets.
+fn counted_latency<K>(
+    out: &mut String,
+    (count_name, count_help): (&str, &str),
+    (latency_name, latency_help): (&str, &str),
+    series: &BTreeMap<K, (u64, Latency)>,
+    labels: impl Fn(&K) -> String,
+) {
+    header(out, count_name, "counter", count_help);
+    for (k, (count, _)) in series {
+        let _ = writeln!(out, "{count_name}{{{}}} {count}", labels(k));
+    }
+    header(out, latency_name, "histogram", latency_help);
+    for (k, (_, lat)) in series {
+        histogram(out, latency_name, &labels(k), &LATENCY_BUCKETS_MS, lat);
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -510,23 +510,10 @@ impl Chunks {
 
 /// `grpc-status` / `grpc-message` of a head or trailers.
 fn grpc_status(h: &HeaderMap) -> Option<Result<(), CallError>> {
-    let code: u32 = h.get("grpc-status")?.to_str().ok()?.trim().parse().ok()?;
-    if code == 0 {
-        return Some(Ok(()));
-    }
-    let message = h
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .map(|m| {
-            percent_encoding::percent_decode_str(m)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
-    Some(Err(CallError {
-        code: GrpcCode::from_number(code),
-        message,
-    }))
+    Some(match crate::grpc::status::peer_status(h)? {
+        (GrpcCode::Ok, _) => Ok(()),
+        (code, message) => Err(CallError { code, message }),
+    })
 }
 
 fn grpc_head(path: &str) -> http::request::Parts {
