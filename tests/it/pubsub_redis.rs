@@ -265,3 +265,43 @@ fn redis_restart_mid_flight() {
         .to_owned();
     assert!(data.starts_with("again-"), "{data}");
 }
+
+#[test]
+fn shutdown_lets_in_flight_deliveries_finish() {
+    if !services::redis("shutdown_lets_in_flight_deliveries_finish") {
+        return;
+    }
+    let topic = unique_app_id("drain");
+    let group = unique_app_id("group");
+    // The app takes a while over each message.
+    let app = Subscriber::start(
+        &subs(&topic),
+        Arc::new(|_: &Seen, _| {
+            std::thread::sleep(Duration::from_millis(700));
+            (200, String::new())
+        }),
+    );
+    let dir = resources_of("pubsub.redis", &redis_md(services::REDIS, &group), "");
+    let mut d = sidecar(&app, &dir, "drain");
+    let r = publish(
+        &d,
+        &format!("/v1.0/publish/pubsub/{topic}"),
+        "text/plain",
+        b"slow",
+    );
+    assert_eq!(r.status, 204);
+    app.wait_for("/msg", 1);
+    // Shut down while the delivery is in flight: it completes and is acked.
+    d.stop();
+    let pending = Plain::connect(services::REDIS).call(&["XPENDING", &topic, &group]);
+    let redis_protocol::resp2::types::BytesFrame::Array(p) = pending else {
+        panic!("{pending:?}")
+    };
+    assert_eq!(
+        text(&p[0]),
+        "0",
+        "the in-flight message was cut off and left pending"
+    );
+    assert_eq!(app.count("/msg"), 1);
+    Plain::connect(services::REDIS).call(&["DEL", &topic]);
+}
