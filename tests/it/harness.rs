@@ -283,6 +283,18 @@ impl Drop for Daprd {
     }
 }
 
+/// A process's peak resident set (`VmHWM`), KiB.
+pub fn peak_rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Runs the binary to completion with `args`, returning (exit code, stderr+stdout).
 pub fn run_to_exit(args: &[&str]) -> (i32, String) {
     let out = Command::new(daprd_bin())

@@ -7,8 +7,7 @@
 //! caller/callee/forwarded headers as B's app sees them, the registration
 //! rows, and a raw h2 peer speaking the internal protocol as Go does.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -80,17 +79,6 @@ impl Drop for Mesh {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn peak_rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 fn metrics_text(addr: SocketAddr) -> String {
@@ -341,48 +329,7 @@ fn hundred_mib_stream_both_ways_across_sidecars_with_bounded_memory() {
     );
     let a = mesh.daprd(&a_id, free_port(), &["--max-body-size", "200Mi"], &[]);
 
-    // Up: chunked from the client, counted by B's app.
-    let mut s = TcpStream::connect(a.http).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    write!(
-        s,
-        "POST /v1.0/invoke/{b_id}/method/sink HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
-    )
-    .unwrap();
-    let chunk: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 7) as u8).collect();
-    let sum_per_chunk: u64 = chunk.iter().map(|&b| b as u64).sum();
-    for _ in 0..N / chunk.len() as u64 {
-        write!(s, "{:x}\r\n", chunk.len()).unwrap();
-        s.write_all(&chunk).unwrap();
-        s.write_all(b"\r\n").unwrap();
-    }
-    s.write_all(b"0\r\n\r\n").unwrap();
-    let mut conn = Conn::from_stream(s);
-    let r = conn.read_response(false);
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        r.text(),
-        format!("{N} {}", sum_per_chunk * (N / chunk.len() as u64))
-    );
-
-    // Down: B's app sends N bytes chunked; read them off A's socket.
-    let mut s = TcpStream::connect(a.http).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    write!(
-        s,
-        "GET /v1.0/invoke/{b_id}/method/source/{N} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut total = 0u64;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = s.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-    }
-    assert!(total > N, "only {total} bytes arrived");
+    crate::invoke::stream_both_ways(a.http, &b_id, N, Duration::from_secs(120));
 
     for (who, pid) in [("caller", a.pid()), ("callee", b.pid())] {
         let hwm = peak_rss_kib(pid);
