@@ -98,8 +98,17 @@ pub fn bind(
     for addr in candidates {
         let mut addr = SocketAddr::new(addr.ip(), chosen_port);
         let mut sockets = Vec::with_capacity(workers);
-        let mut failure = None;
+        // Our sockets share the port with each other (SO_REUSEPORT), never
+        // with another process: a port already taken fails as in Go.
+        let mut failure = if addr.port() == 0 {
+            None
+        } else {
+            ensure_free(addr).err()
+        };
         for _ in 0..workers {
+            if failure.is_some() {
+                break;
+            }
             match listen_on(addr) {
                 Ok(l) => {
                     if addr.port() == 0 {
@@ -130,7 +139,7 @@ pub fn bind(
             }
             Some(e) => {
                 let unspecified_v6 = addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED);
-                if unspecified_v6 && hosts.is_empty() {
+                if unspecified_v6 && hosts.is_empty() && e.kind() != io::ErrorKind::AddrInUse {
                     // No IPv6 on this host: fall back to IPv4 "all interfaces".
                     let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
                     return bind_fallback_v4(role, v4, workers, e);
@@ -162,6 +171,13 @@ fn bind_fallback_v4(
 ) -> Result<Bound, ListenError> {
     let mut addr = addr;
     let mut per_worker = Vec::with_capacity(workers);
+    if addr.port() != 0 {
+        ensure_free(addr).map_err(|e| ListenError {
+            role,
+            port: addr.port(),
+            details: format!("[::]: {v6_error}; {addr}: {e}"),
+        })?;
+    }
     for _ in 0..workers {
         let l = listen_on(addr).map_err(|e| ListenError {
             role,
@@ -181,16 +197,31 @@ fn bind_fallback_v4(
     })
 }
 
-/// One non-blocking, `SO_REUSEPORT` listening socket.
-fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+/// A TCP socket for `addr`, with Go's `SO_REUSEADDR` (and `SO_REUSEPORT` when `shared`).
+fn tcp_socket(addr: SocketAddr, shared: bool) -> io::Result<Socket> {
     let domain = Domain::for_address(addr);
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
+    if shared {
+        socket.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         // `[::]` accepts IPv4 too, like Go's listener on ":port".
         socket.set_only_v6(!addr.ip().is_unspecified())?;
     }
+    Ok(socket)
+}
+
+/// Fails with "address already in use" when another socket (another
+/// daprd's `SO_REUSEPORT` listener included) holds `addr`: binding without
+/// `SO_REUSEPORT` is refused then. The probe socket is closed at once.
+fn ensure_free(addr: SocketAddr) -> io::Result<()> {
+    tcp_socket(addr, false)?.bind(&addr.into())
+}
+
+/// One non-blocking, `SO_REUSEPORT` listening socket.
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = tcp_socket(addr, true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
@@ -228,6 +259,20 @@ mod tests {
         let b = bind("test", &hosts, 0, 2).unwrap();
         assert_eq!(b.addrs.len(), 1);
         assert!(b.addrs[0].ip().is_loopback());
+    }
+
+    #[test]
+    fn a_port_held_by_another_process_is_refused() {
+        // Another daprd's SO_REUSEPORT listener: ours must not share it.
+        let other = bind("test", &["127.0.0.1".into()], 0, 1).unwrap();
+        let port = other.port();
+        let err = bind("test", &["127.0.0.1".into()], port, 2).unwrap_err();
+        assert!(err.to_string().contains("in use"), "{err}");
+        // A plain listener too.
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = plain.local_addr().unwrap().port();
+        assert!(bind("test", &["127.0.0.1".into()], port, 1).is_err());
+        drop((other, plain));
     }
 
     #[test]

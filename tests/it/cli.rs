@@ -188,3 +188,27 @@ fn json_logs_with_api_logging() {
         "{api:?}"
     );
 }
+
+#[test]
+fn a_port_another_sidecar_holds_is_refused() {
+    // Go fails with "address already in use"; SO_REUSEPORT must not let a
+    // second sidecar share the first one's port.
+    let first = Daprd::start(&[]);
+    let port = first.http.port().to_string();
+    let (code, out) = run_to_exit(&[
+        "--app-id",
+        "second",
+        "--dapr-listen-addresses",
+        "127.0.0.1",
+        "--dapr-http-port",
+        &port,
+        "--dapr-grpc-port",
+        "0",
+        "--metrics-port",
+        "0",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("in use"), "{out}");
+    // The first sidecar is untouched.
+    assert_eq!(get(first.http, "/v1.0/healthz/outbound").status, 204);
+}
