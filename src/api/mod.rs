@@ -85,6 +85,22 @@ pub struct Components {
     >,
 }
 
+/// `value` as Go's `json.NewEncoder(w).Encode` writes it: HTML-sensitive
+/// characters escaped, a trailing newline.
+pub fn go_json<T: serde::Serialize>(value: &T) -> bytes::Bytes {
+    let mut s = serde_json::to_string(value).unwrap_or_default();
+    if s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        s = s
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
+    }
+    s.push('\n');
+    bytes::Bytes::from(s)
+}
+
 /// `metadata.<k>=<v>` query parameters (first value wins).
 pub fn query_metadata(req: &Request) -> std::collections::HashMap<String, String> {
     let mut md = std::collections::HashMap::new();
@@ -248,4 +264,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Whether `method` may carry a body we should read (used by adapters).
 pub fn method_has_body(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn go_json_is_sorted_escaped_and_newline_terminated() {
+        let m: BTreeMap<&str, &str> = [("b", "<&>"), ("a", "x\u{2028}")].into_iter().collect();
+        assert_eq!(
+            &super::go_json(&m)[..],
+            b"{\"a\":\"x\\u2028\",\"b\":\"\\u003c\\u0026\\u003e\"}\n"
+        );
+    }
 }

@@ -35,6 +35,11 @@ impl<'p> Match<'p> {
             .map(|raw| percent_decode_str(raw).decode_utf8_lossy())
     }
 
+    /// A parameter by template name, percent-decoded; empty when absent.
+    pub fn param_or_empty(&self, name: &str) -> String {
+        self.param(name).map(Cow::into_owned).unwrap_or_default()
+    }
+
     /// A parameter by template name, still percent-encoded.
     pub fn raw_param(&self, name: &str) -> Option<&'p str> {
         self.params[..self.len]

@@ -26,6 +26,16 @@ use std::fmt;
 pub struct Metadata(pub HashMap<String, String>);
 
 impl Metadata {
+    /// Metadata from literal pairs (tests and examples).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
     /// A value by name, case-insensitively (Go decodes metadata that way).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -16,7 +16,6 @@
 
 use std::rc::Rc;
 
-use bytes::Bytes;
 use http::StatusCode;
 use serde::Serialize;
 
@@ -27,39 +26,20 @@ use crate::api::{query_metadata, Ctx};
 use crate::components::configuration::SubscribeRequest;
 use crate::http::message::{Request, Response};
 
-/// `value` as Go's `json.NewEncoder(w).Encode` writes it.
-pub fn go_json<T: Serialize>(value: &T) -> Bytes {
-    let mut s = serde_json::to_string(value).unwrap_or_default();
-    if s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        s = s
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026")
-            .replace('\u{2028}', "\\u2028")
-            .replace('\u{2029}', "\\u2029");
-    }
-    s.push('\n');
-    Bytes::from(s)
-}
-
-fn param(m: &Match<'_>, name: &str) -> String {
-    m.param(name).map(|c| c.into_owned()).unwrap_or_default()
-}
-
 /// `GET /v1.0/configuration/{storeName}`.
 pub async fn get_configuration(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
-    let store = param(m, "storeName");
+    let store = m.param_or_empty("storeName");
     let keys: Vec<String> = req.query_values("key").collect();
     match super::get(ctx, &store, keys, query_metadata(req)).await {
         Ok(items) if items.is_empty() => Response::no_content(),
-        Ok(items) => Response::json(StatusCode::OK, go_json(&items)),
+        Ok(items) => Response::json(StatusCode::OK, crate::api::go_json(&items)),
         Err(e) => e.into(),
     }
 }
 
 /// `GET /v1.0/configuration/{storeName}/subscribe`.
 pub async fn subscribe_configuration(ctx: &Rc<Ctx>, m: &Match<'_>, req: &Request) -> Response {
-    let name = param(m, "storeName");
+    let name = m.param_or_empty("storeName");
     let store = match super::store(ctx, &name) {
         Ok(s) => s,
         Err(e) => return e.into(),
@@ -84,7 +64,7 @@ pub async fn subscribe_configuration(ctx: &Rc<Ctx>, m: &Match<'_>, req: &Request
             struct Subscribed {
                 id: String,
             }
-            Response::json(StatusCode::OK, go_json(&Subscribed { id }))
+            Response::json(StatusCode::OK, crate::api::go_json(&Subscribed { id }))
         }
         Err(e) => {
             let e = super::subscribe_error(&keys, &name, &e);
@@ -96,12 +76,12 @@ pub async fn subscribe_configuration(ctx: &Rc<Ctx>, m: &Match<'_>, req: &Request
 
 /// `GET /v1.0/configuration/{storeName}/{configurationSubscribeID}/unsubscribe`.
 pub async fn unsubscribe_configuration(ctx: &Ctx, m: &Match<'_>) -> Response {
-    let name = param(m, "storeName");
+    let name = m.param_or_empty("storeName");
     let store = match super::store(ctx, &name) {
         Ok(s) => s,
         Err(e) => return e.into(),
     };
-    let id = param(m, "configurationSubscribeID");
+    let id = m.param_or_empty("configurationSubscribeID");
     #[derive(Serialize)]
     struct Unsubscribed {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -112,7 +92,7 @@ pub async fn unsubscribe_configuration(ctx: &Ctx, m: &Match<'_>) -> Response {
     match store.unsubscribe(&id) {
         Ok(()) => Response::json(
             StatusCode::OK,
-            go_json(&Unsubscribed {
+            crate::api::go_json(&Unsubscribed {
                 ok: true,
                 message: String::new(),
             }),
@@ -122,7 +102,7 @@ pub async fn unsubscribe_configuration(ctx: &Ctx, m: &Match<'_>) -> Response {
             tracing::debug!("{}: {message}", ErrorCode::ConfigurationUnsubscribe.tag());
             Response::json(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                go_json(&Unsubscribed { ok: false, message }),
+                crate::api::go_json(&Unsubscribed { ok: false, message }),
             )
         }
     }

@@ -157,7 +157,7 @@ impl AppUpdates {
     }
 
     async fn deliver(&self, event: UpdateEvent) {
-        let body = http::go_json(&event);
+        let body = crate::api::go_json(&event);
         for key in event.items.keys() {
             let path = format!(
                 "/configuration/{}/{}",

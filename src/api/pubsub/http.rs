@@ -23,10 +23,6 @@ use crate::api::Ctx;
 use crate::http::message::{Request, Response};
 use crate::subscriptions::cloudevent::is_content_type;
 
-fn param(m: &Match<'_>, name: &str) -> String {
-    m.param(name).map(|c| c.into_owned()).unwrap_or_default()
-}
-
 fn trace_headers(req: &Request) -> (String, String) {
     crate::channel::trace::context(&req.headers)
 }
@@ -35,8 +31,8 @@ fn trace_headers(req: &Request) -> (String, String) {
 pub async fn publish(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
     let (traceparent, tracestate) = trace_headers(req);
     let input = PublishInput {
-        pubsub: param(m, "pubsubname"),
-        topic: param(m, "topic"),
+        pubsub: m.param_or_empty("pubsubname"),
+        topic: m.param_or_empty("topic"),
         data: req.body.clone(),
         content_type: req.header_str("content-type").unwrap_or("").to_owned(),
         metadata: query_metadata(req),
@@ -105,8 +101,8 @@ fn event_bytes(event: Option<&RawValue>, content_type: &str) -> Result<Bytes, St
 
 /// `POST /v1.0-alpha1/publish/bulk/{pubsubname}/{topic...}` (and `/v1.0/…`).
 pub async fn bulk_publish(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
-    let pubsub = param(m, "pubsubname");
-    let topic = param(m, "topic");
+    let pubsub = m.param_or_empty("pubsubname");
+    let topic = m.param_or_empty("topic");
     // Names first, as Go validates before reading the body.
     if let Err(e) = super::broker(ctx, &pubsub, &topic) {
         return e.into();

@@ -11,9 +11,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bytes::Bytes;
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::query_metadata;
@@ -49,36 +48,17 @@ fn check_body(req: &Request) -> Result<(), ApiError> {
         })
 }
 
-fn param(m: &Match<'_>, name: &str) -> String {
-    m.param(name).map(|c| c.into_owned()).unwrap_or_default()
-}
-
-/// `value` as Go's `json.NewEncoder(w).Encode` writes it.
-fn go_json<T: Serialize>(value: &T) -> Bytes {
-    let mut s = serde_json::to_string(value).unwrap_or_default();
-    if s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        s = s
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026")
-            .replace('\u{2028}', "\\u2028")
-            .replace('\u{2029}', "\\u2029");
-    }
-    s.push('\n');
-    Bytes::from(s)
-}
-
 /// `GET /v1.0/secrets/{secretStoreName}/{key}`.
 pub async fn get_secret(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
     if let Err(e) = check_body(req) {
         return e.into();
     }
-    let (store, key) = (param(m, "secretStoreName"), param(m, "key"));
+    let (store, key) = (m.param_or_empty("secretStoreName"), m.param_or_empty("key"));
     match super::get(ctx, &store, &key, query_metadata(req)).await {
         Ok(data) => {
             let sorted: BTreeMap<&str, &str> =
                 data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            Response::json(StatusCode::OK, go_json(&sorted))
+            Response::json(StatusCode::OK, crate::api::go_json(&sorted))
         }
         Err(e) => e.into(),
     }
@@ -89,7 +69,7 @@ pub async fn bulk_secret(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
     if let Err(e) = check_body(req) {
         return e.into();
     }
-    let store = param(m, "secretStoreName");
+    let store = m.param_or_empty("secretStoreName");
     match super::bulk_get(ctx, &store, query_metadata(req)).await {
         Ok(all) => {
             let sorted: BTreeMap<&str, BTreeMap<&str, &str>> = all
@@ -102,22 +82,8 @@ pub async fn bulk_secret(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
                     (name.as_str(), values)
                 })
                 .collect();
-            Response::json(StatusCode::OK, go_json(&sorted))
+            Response::json(StatusCode::OK, crate::api::go_json(&sorted))
         }
         Err(e) => e.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_json_is_sorted_escaped_and_newline_terminated() {
-        let m: BTreeMap<&str, &str> = [("b", "<&>"), ("a", "x\u{2028}")].into_iter().collect();
-        assert_eq!(
-            &go_json(&m)[..],
-            b"{\"a\":\"x\\u2028\",\"b\":\"\\u003c\\u0026\\u003e\"}\n"
-        );
     }
 }

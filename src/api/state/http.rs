@@ -30,10 +30,6 @@ fn malformed(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-fn param(m: &Match<'_>, name: &str) -> String {
-    m.param(name).map(|c| c.into_owned()).unwrap_or_default()
-}
-
 fn parse_concurrency(v: Option<&str>) -> Result<Concurrency, ApiError> {
     match v.unwrap_or("") {
         "" | "last-write" => Ok(Concurrency::LastWrite),
@@ -93,7 +89,7 @@ impl ItemJson {
 
 /// `GET /v1.0/state/{storeName}/{key}`.
 pub async fn get_state(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
-    let (store, key) = (param(m, "storeName"), param(m, "key"));
+    let (store, key) = (m.param_or_empty("storeName"), m.param_or_empty("key"));
     match super::get(ctx, &store, &key, query_metadata(req)).await {
         Ok(Some(item)) => {
             let mut resp = Response::json(StatusCode::OK, item.data);
@@ -117,7 +113,7 @@ pub async fn get_state(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
 
 /// `POST/PUT /v1.0/state/{storeName}` with a JSON array of items.
 pub async fn save_state(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
-    let store = param(m, "storeName");
+    let store = m.param_or_empty("storeName");
     let items: Vec<ItemJson> = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => return malformed(e).into(),
@@ -138,7 +134,7 @@ pub async fn save_state(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
 
 /// `DELETE /v1.0/state/{storeName}/{key}` (`If-Match` carries the ETag).
 pub async fn delete_state(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
-    let (store, key) = (param(m, "storeName"), param(m, "key"));
+    let (store, key) = (m.param_or_empty("storeName"), m.param_or_empty("key"));
     let etag = req.header_str("if-match").map(str::to_owned);
     let concurrency = match parse_concurrency(req.query_values("concurrency").next().as_deref()) {
         Ok(c) => c,
@@ -173,7 +169,7 @@ struct BulkOut<'a> {
 
 /// `POST/PUT /v1.0/state/{storeName}/bulk`.
 pub async fn bulk_state(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
-    let store = param(m, "storeName");
+    let store = m.param_or_empty("storeName");
     let body: BulkJson = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => return malformed(e).into(),
@@ -239,7 +235,7 @@ struct TxOpJson {
 
 /// `POST/PUT /v1.0/state/{storeName}/transaction`.
 pub async fn transaction(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
-    let store = param(m, "storeName");
+    let store = m.param_or_empty("storeName");
     let body: TxJson = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => return malformed(e).into(),

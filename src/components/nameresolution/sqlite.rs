@@ -511,12 +511,7 @@ mod tests {
     use super::*;
 
     fn md(pairs: &[(&str, &str)]) -> Metadata {
-        Metadata(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Metadata::from_pairs(pairs)
     }
 
     fn instance(app: &str, port: u16) -> Instance {
