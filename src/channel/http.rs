@@ -111,15 +111,7 @@ impl HttpChannel {
     ) -> Rc<Self> {
         let host = HeaderValue::from_str(&addr.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
-        Rc::new(Self {
-            addr,
-            host,
-            idle: RefCell::new(Vec::new()),
-            limiter: max_concurrency.map(Semaphore::new),
-            max_body,
-            body_timeout,
-            h2: None,
-        })
+        Self::with_host(addr, host, max_concurrency, max_body, body_timeout)
     }
 
     /// A channel speaking cleartext HTTP/2 to `addr` (`--app-protocol h2c`).

@@ -5,6 +5,7 @@
 //! only shared state is in [`Shared`].
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -108,40 +109,14 @@ fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tunin
     }
 }
 
-/// This worker's HTTP channel to the app, when there is an HTTP app.
-fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel>> {
+/// The app's address and this worker's share of `--app-max-concurrency`
+/// (a per-sidecar limit), when `--app-port` is set and the app speaks one
+/// of `protocols`.
+fn app_target(shared: &Shared, protocols: &[AppProtocol]) -> Option<(SocketAddr, Option<usize>)> {
     use std::net::ToSocketAddrs;
     let opts = &shared.opts;
     let port = opts.app_port?;
-    if !matches!(opts.app_protocol, AppProtocol::Http | AppProtocol::H2c) {
-        return None;
-    }
-    let addr = match (opts.app_channel_address.as_str(), port).to_socket_addrs() {
-        Ok(mut a) => a.next()?,
-        Err(e) => {
-            tracing::error!(address = %opts.app_channel_address, error = %e, "cannot resolve the app channel address");
-            return None;
-        }
-    };
-    // `--app-max-concurrency` is per sidecar: each worker takes its share.
-    let workers = opts.workers.max(1);
-    let per_worker = opts
-        .app_max_concurrency
-        .map(|n| (n as usize).div_ceil(workers).max(1));
-    let new = if opts.app_protocol == AppProtocol::H2c {
-        HttpChannel::h2c
-    } else {
-        HttpChannel::new
-    };
-    Some(new(addr, per_worker, opts.max_body_size, body_timeout))
-}
-
-/// This worker's gRPC channel to the app, when the app speaks gRPC.
-fn grpc_app_channel(shared: &Shared) -> Option<Rc<GrpcChannel>> {
-    use std::net::ToSocketAddrs;
-    let opts = &shared.opts;
-    let port = opts.app_port?;
-    if opts.app_protocol != AppProtocol::Grpc {
+    if !protocols.contains(&opts.app_protocol) {
         return None;
     }
     let addr = match (opts.app_channel_address.as_str(), port).to_socket_addrs() {
@@ -154,10 +129,28 @@ fn grpc_app_channel(shared: &Shared) -> Option<Rc<GrpcChannel>> {
     let per_worker = opts
         .app_max_concurrency
         .map(|n| (n as usize).div_ceil(opts.workers.max(1)).max(1));
+    Some((addr, per_worker))
+}
+
+/// This worker's HTTP channel to the app, when there is an HTTP app.
+fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel>> {
+    let (addr, per_worker) = app_target(shared, &[AppProtocol::Http, AppProtocol::H2c])?;
+    let opts = &shared.opts;
+    let new = if opts.app_protocol == AppProtocol::H2c {
+        HttpChannel::h2c
+    } else {
+        HttpChannel::new
+    };
+    Some(new(addr, per_worker, opts.max_body_size, body_timeout))
+}
+
+/// This worker's gRPC channel to the app, when the app speaks gRPC.
+fn grpc_app_channel(shared: &Shared) -> Option<Rc<GrpcChannel>> {
+    let (addr, per_worker) = app_target(shared, &[AppProtocol::Grpc])?;
     Some(Rc::new(GrpcChannel::new(
         addr,
         per_worker,
-        opts.max_body_size,
+        shared.opts.max_body_size,
     )))
 }
 
