@@ -8,8 +8,9 @@
 //! status comes back as [`AppCallError::Status`]; transport failures as
 //! [`AppCallError::Unavailable`].
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +23,11 @@ use monoio_compat::StreamWrapper;
 use crate::grpc::frame::{self, Decoder};
 use crate::grpc::status::GrpcCode;
 use crate::http::h2::next_chunk;
+use crate::metrics::{GrpcCallTimer, Shard};
+
+/// The app health check method: probes are counted in
+/// `dapr_grpc_io_healthprobes_*`, not as client calls (as Go's interceptor).
+pub const HEALTH_CHECK: &str = "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck";
 
 /// Dial timeout (Go's gRPC app channel waits on the app port the same way).
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,6 +66,8 @@ pub struct GrpcChannel {
     dialing: Semaphore,
     limiter: Option<Semaphore>,
     max_message: usize,
+    /// Where [`GrpcChannel::unary`] records `dapr_grpc_io_client_*`.
+    metrics: OnceCell<Arc<Shard>>,
 }
 
 impl GrpcChannel {
@@ -72,7 +80,19 @@ impl GrpcChannel {
             dialing: Semaphore::new(1),
             limiter: max_concurrency.map(Semaphore::new),
             max_message,
+            metrics: OnceCell::new(),
         }
+    }
+
+    /// Makes [`GrpcChannel::unary`] record Go's gRPC client metrics
+    /// (`dapr_grpc_io_client_*`) into `shard`. Set once; later calls are ignored.
+    pub fn record_into(&self, shard: Arc<Shard>) {
+        let _ = self.metrics.set(shard);
+    }
+
+    /// The shard this channel records into, if any.
+    pub fn metrics(&self) -> Option<&Arc<Shard>> {
+        self.metrics.get()
     }
 
     async fn connection(&self) -> Result<SendRequest<Bytes>, AppCallError> {
@@ -138,7 +158,9 @@ impl GrpcChannel {
     }
 
     /// Calls `path` (`/pkg.Service/Method`) with one message; returns the
-    /// app's one reply message.
+    /// app's one reply message. Recorded in `dapr_grpc_io_client_*` (but
+    /// the health check) when the channel records metrics; a call dropped
+    /// before it ends counts as `DeadlineExceeded`.
     pub async fn unary(
         &self,
         path: &str,
@@ -149,10 +171,19 @@ impl GrpcChannel {
             Some(l) => Some(l.acquire().await),
             None => None,
         };
+        let timer = match self.metrics.get() {
+            Some(shard) if path != HEALTH_CHECK => {
+                Some(GrpcCallTimer::start(shard, path, message.len()))
+            }
+            _ => None,
+        };
         let result = self.call_once(path, metadata, message).await;
         if matches!(result, Err(AppCallError::Unavailable(_))) {
             // The next call dials again.
             self.conn.borrow_mut().take();
+        }
+        if let Some(t) = timer {
+            t.finish(result.as_ref().map(Bytes::len).map_err(AppCallError::code));
         }
         result
     }

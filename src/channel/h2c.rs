@@ -21,17 +21,19 @@ fn broken(e: impl std::fmt::Display) -> ChannelError {
     ChannelError::Broken(e.to_string())
 }
 
-/// One call over the h2 connection.
-pub async fn call(h2: &GrpcChannel, req: AppRequest) -> Result<AppResponse, ChannelError> {
+/// One call over the h2 connection. Takes the request's headers and body,
+/// leaving its method and target (for the caller's metrics).
+pub async fn call(h2: &GrpcChannel, req: &mut AppRequest) -> Result<AppResponse, ChannelError> {
     let uri = format!("http://{}{}", h2.authority(), req.target);
     let mut head = http::Request::builder()
-        .method(req.method)
+        .method(req.method.clone())
         .uri(uri)
         .body(())
         .map_err(broken)?
         .into_parts()
         .0;
-    head.headers = req.headers;
+    head.headers = std::mem::take(&mut req.headers);
+    let out = std::mem::replace(&mut req.body, OutBody::Full(Bytes::new()));
     strip_hop_by_hop(&mut head.headers);
     // h2 carries the authority itself and frames bodies itself.
     head.headers.remove(header::HOST);
@@ -39,7 +41,7 @@ pub async fn call(h2: &GrpcChannel, req: AppRequest) -> Result<AppResponse, Chan
     let (response, mut send) = h2.open_stream(head).await.map_err(broken)?;
 
     let upload = async move {
-        match req.body {
+        match out {
             OutBody::Full(b) => {
                 if !b.is_empty() {
                     send_data(&mut send, b)

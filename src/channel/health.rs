@@ -13,14 +13,15 @@
 //! event, not a poll.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use event_listener::Event;
 use http::{HeaderMap, Method};
 
-use super::grpc::GrpcChannel;
+use super::grpc::{GrpcChannel, HEALTH_CHECK};
 use super::http::{AppRequest, HttpChannel, OutBody};
 use crate::config::AppHealth as Settings;
+use crate::grpc::status::GrpcCode;
 use crate::runtime::shutdown::Drain;
 
 /// Go's message for calls to an unhealthy app.
@@ -98,37 +99,44 @@ impl AppHealth {
     }
 }
 
-/// One probe: an HTTP GET of `path`, or the gRPC health check.
+/// One probe: an HTTP GET of `path`, or the gRPC health check. Recorded
+/// in Go's `dapr_http_healthprobes_*` (status 500 without an answer or
+/// past the timeout) or `dapr_grpc_io_healthprobes_*`.
 async fn probe(
     http: Option<&std::rc::Rc<HttpChannel>>,
     grpc: Option<&GrpcChannel>,
     settings: &Settings,
 ) -> bool {
-    let call = async {
-        if let Some(h) = http {
-            let req = AppRequest {
-                method: Method::GET,
-                target: settings.path.clone(),
-                headers: HeaderMap::new(),
-                body: OutBody::Full(Default::default()),
-            };
-            return matches!(h.call(req).await, Ok(r) if r.status.is_success());
+    let started = Instant::now();
+    if let Some(h) = http {
+        let req = AppRequest {
+            method: Method::GET,
+            target: settings.path.clone(),
+            headers: HeaderMap::new(),
+            body: OutBody::Full(Default::default()),
+        };
+        let status = match monoio::time::timeout(settings.timeout, h.call_unrecorded(req)).await {
+            Ok(Ok(r)) => r.status.as_u16(),
+            _ => 500,
+        };
+        if let Some(m) = h.metrics() {
+            m.record_app_http_probe(status, started.elapsed());
         }
-        if let Some(g) = grpc {
-            return g
-                .unary(
-                    "/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck",
-                    HeaderMap::new(),
-                    &[],
-                )
-                .await
-                .is_ok();
+        return (200..300).contains(&status);
+    }
+    if let Some(g) = grpc {
+        let call = g.unary(HEALTH_CHECK, HeaderMap::new(), &[]);
+        let code = match monoio::time::timeout(settings.timeout, call).await {
+            Ok(Ok(_)) => GrpcCode::Ok,
+            Ok(Err(e)) => e.code(),
+            Err(_) => GrpcCode::DeadlineExceeded,
+        };
+        if let Some(m) = g.metrics() {
+            m.record_app_grpc_probe(code, started.elapsed());
         }
-        false
-    };
-    monoio::time::timeout(settings.timeout, call)
-        .await
-        .unwrap_or(false)
+        return code == GrpcCode::Ok;
+    }
+    false
 }
 
 /// The probe loop (worker 0, after the app is reachable), until `drain` closes.

@@ -7,11 +7,12 @@
 //! is done. A reused connection that turns out to be closed is retried once
 //! on a fresh one when the request can be replayed (its body is in memory).
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
@@ -23,6 +24,7 @@ use monoio_codec::{Decoded, Decoder};
 use monoio_http::h1::codec::decoder::ResponseHeadDecoder;
 
 use crate::http::body::{self, BodyStream, Framing, Pumped};
+use crate::metrics::Shard;
 
 /// Idle connections kept per worker.
 const MAX_IDLE: usize = 128;
@@ -98,6 +100,8 @@ pub struct HttpChannel {
     body_timeout: Duration,
     /// `--app-protocol h2c`: calls go over this HTTP/2 connection instead.
     h2: Option<super::grpc::GrpcChannel>,
+    /// Where [`HttpChannel::call`] records `dapr_http_client_*` (app channels only).
+    metrics: OnceCell<Arc<Shard>>,
 }
 
 impl HttpChannel {
@@ -145,7 +149,20 @@ impl HttpChannel {
             max_body,
             body_timeout,
             h2: None,
+            metrics: OnceCell::new(),
         })
+    }
+
+    /// Makes [`HttpChannel::call`] record Go's app channel client metrics
+    /// (`dapr_http_client_*`) into `shard`; for the channel to the app only
+    /// (other servers' clients record nothing). Set once; later calls are ignored.
+    pub fn record_into(&self, shard: Arc<Shard>) {
+        let _ = self.metrics.set(shard);
+    }
+
+    /// The shard this channel records into, if any.
+    pub fn metrics(&self) -> Option<&Arc<Shard>> {
+        self.metrics.get()
     }
 
     /// The app's address.
@@ -153,16 +170,69 @@ impl HttpChannel {
         self.addr
     }
 
-    /// Calls the app.
+    /// Calls the app. On the app channel the call is recorded in
+    /// `dapr_http_client_*` (from when a concurrency slot is held until the
+    /// response head, and a small body, are in; status 500 when the app did
+    /// not answer), as Go's channel does for every call.
     pub async fn call(self: &Rc<Self>, mut req: AppRequest) -> Result<AppResponse, ChannelError> {
-        let _permit = match &self.limiter {
-            Some(l) => Some(
-                l.acquire()
-                    .await
-                    .map_err(|_| ChannelError::Broken("channel closed".into()))?,
-            ),
-            None => None,
+        let _permit = self.permit().await?;
+        let Some(shard) = self.metrics.get() else {
+            return self.dispatch(&mut req).await;
         };
+        let sent = match &req.body {
+            OutBody::Full(b) => b.len() as u64,
+            OutBody::Stream(s) => s.len.unwrap_or(0),
+        };
+        let started = Instant::now();
+        let result = self.dispatch(&mut req).await;
+        let (status, received) = match &result {
+            Ok(r) => (
+                r.status.as_u16(),
+                match &r.stream {
+                    None => r.body.len() as u64,
+                    Some(s) => s.len.unwrap_or(0),
+                },
+            ),
+            Err(_) => (500, 0),
+        };
+        shard.record_app_http_call(
+            &req.method,
+            &req.target,
+            status,
+            started.elapsed(),
+            sent,
+            received,
+        );
+        result
+    }
+
+    /// Calls the app without recording a client call: health probes,
+    /// which Go counts in their own family.
+    pub async fn call_unrecorded(
+        self: &Rc<Self>,
+        mut req: AppRequest,
+    ) -> Result<AppResponse, ChannelError> {
+        let _permit = self.permit().await?;
+        self.dispatch(&mut req).await
+    }
+
+    /// A slot under `--app-max-concurrency`, when it is set.
+    async fn permit(
+        &self,
+    ) -> Result<Option<local_sync::semaphore::SemaphorePermit<'_>>, ChannelError> {
+        match &self.limiter {
+            Some(l) => l
+                .acquire()
+                .await
+                .map(Some)
+                .map_err(|_| ChannelError::Broken("channel closed".into())),
+            None => Ok(None),
+        }
+    }
+
+    /// One exchange over h2c or the HTTP/1.1 pool. Leaves `req.method` and
+    /// `req.target` in place (its body and, for h2c, headers are taken).
+    async fn dispatch(self: &Rc<Self>, req: &mut AppRequest) -> Result<AppResponse, ChannelError> {
         if let Some(h2) = &self.h2 {
             return super::h2c::call(h2, req).await;
         }
@@ -179,7 +249,7 @@ impl HttpChannel {
                 OutBody::Full(b) => OutBody::Full(b.clone()),
                 OutBody::Stream(_) => std::mem::replace(&mut req.body, OutBody::Full(Bytes::new())),
             };
-            match self.exchange(conn, &req, body).await {
+            match self.exchange(conn, req, body).await {
                 Err(Attempt::Stale) if reused && replayable => continue,
                 Err(Attempt::Stale) => {
                     return Err(ChannelError::Broken("connection closed by the app".into()))

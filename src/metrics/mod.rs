@@ -14,6 +14,7 @@
 //! at most [`names::MAX_SERIES`] label sets per shard; later ones are
 //! counted under the path `_other`, so hostile paths cannot grow memory.
 
+mod client;
 mod hist;
 pub mod names;
 mod process;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use http::Method;
 
+pub use client::{go_code_name, GrpcCallTimer};
 use hist::Hist;
 use names::*;
 
@@ -78,8 +80,10 @@ impl Metrics {
         type Topics = BTreeMap<(String, String, &'static str), (u64, Latency)>;
         let (mut ingress, mut egress): (Topics, Topics) = Default::default();
         let (mut bind_out, mut bind_in): (Topics, Topics) = Default::default();
+        let mut app_client = client::ClientTotals::default();
         for shard in &self.shards {
             let s = shard.lock();
+            app_client.add(&s.client);
             for (into, from) in [
                 (&mut ingress, &s.pubsub_in),
                 (&mut egress, &s.pubsub_out),
@@ -292,6 +296,7 @@ impl Metrics {
         }
 
         render_invocation(&mut out, app, &invocation);
+        app_client.render(&mut out, app);
 
         header(
             &mut out,
@@ -370,6 +375,8 @@ struct ShardData {
     binding_in_sets: usize,
     /// Service invocation series (all four counters and the latency).
     invocation: HashMap<InvocationKey, (u64, Latency)>,
+    /// App channel client and health probe series.
+    client: client::ClientData,
 }
 
 /// One service invocation series: the family (an index into
@@ -429,6 +436,7 @@ impl Default for ShardData {
             binding_in: HashMap::new(),
             binding_in_sets: 0,
             invocation: HashMap::new(),
+            client: client::ClientData::default(),
         }
     }
 }

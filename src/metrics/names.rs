@@ -45,6 +45,30 @@ pub const SVC_RES_SENT: &str = "dapr_runtime_service_invocation_res_sent_total";
 pub const SVC_RES_RECV: &str = "dapr_runtime_service_invocation_res_recv_total";
 /// Service invocation response latency (ms), by target and status.
 pub const SVC_RES_RECV_LATENCY: &str = "dapr_runtime_service_invocation_res_recv_latency_ms";
+/// App channel (HTTP/h2c): request body bytes sent to the app.
+pub const HTTP_CLIENT_SENT_BYTES: &str = "dapr_http_client_sent_bytes";
+/// App channel (HTTP/h2c): response body bytes received from the app.
+pub const HTTP_CLIENT_RECEIVED_BYTES: &str = "dapr_http_client_received_bytes";
+/// App channel (HTTP/h2c): call latency histogram (ms).
+pub const HTTP_CLIENT_LATENCY: &str = "dapr_http_client_roundtrip_latency";
+/// App channel (HTTP/h2c): completed calls.
+pub const HTTP_CLIENT_COMPLETED: &str = "dapr_http_client_completed_count";
+/// HTTP app health probes completed, by status.
+pub const HTTP_PROBE_COMPLETED: &str = "dapr_http_healthprobes_completed_count";
+/// HTTP app health probe latency histogram (ms).
+pub const HTTP_PROBE_LATENCY: &str = "dapr_http_healthprobes_roundtrip_latency";
+/// App channel (gRPC): completed unary calls.
+pub const GRPC_CLIENT_COMPLETED: &str = "dapr_grpc_io_client_completed_rpcs";
+/// App channel (gRPC): call latency histogram (ms).
+pub const GRPC_CLIENT_LATENCY: &str = "dapr_grpc_io_client_roundtrip_latency";
+/// App channel (gRPC): request message bytes per call.
+pub const GRPC_CLIENT_SENT_BYTES: &str = "dapr_grpc_io_client_sent_bytes_per_rpc";
+/// App channel (gRPC): response message bytes per call.
+pub const GRPC_CLIENT_RECEIVED_BYTES: &str = "dapr_grpc_io_client_received_bytes_per_rpc";
+/// gRPC app health probes completed, by status.
+pub const GRPC_PROBE_COMPLETED: &str = "dapr_grpc_io_healthprobes_completed_count";
+/// gRPC app health probe latency histogram (ms).
+pub const GRPC_PROBE_LATENCY: &str = "dapr_grpc_io_healthprobes_roundtrip_latency";
 /// Ours: requests served per worker.
 pub const WORKER_REQUESTS: &str = "daprd_worker_requests_total";
 /// Ours: latency quantiles per worker (µs, from hdrhistogram).
@@ -62,6 +86,10 @@ pub const L_STATUS: &str = "status";
 pub const L_GRPC_METHOD: &str = "grpc_server_method";
 /// Label: gRPC status name.
 pub const L_GRPC_STATUS: &str = "grpc_server_status";
+/// Label: gRPC method called on the app (app channel).
+pub const L_GRPC_CLIENT_METHOD: &str = "grpc_client_method";
+/// Label: gRPC status of an app channel call (Go's `codes.Code` string, `OK`, `Unavailable`, …).
+pub const L_GRPC_CLIENT_STATUS: &str = "grpc_client_status";
 /// Label: component name.
 pub const L_COMPONENT: &str = "component";
 /// Label: namespace (empty outside Kubernetes).

@@ -30,7 +30,7 @@ use crate::grpc::server::GrpcApi;
 use crate::http::h1::{self, Limits, Service};
 use crate::http::h2::{H2Limits, HttpOverH2};
 use crate::http::message::{Request, Response};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Shard};
 use crate::net::detect::{self, Protocol};
 
 /// io_uring submission queue size per worker.
@@ -132,8 +132,13 @@ fn app_target(shared: &Shared, protocols: &[AppProtocol]) -> Option<(SocketAddr,
     Some((addr, per_worker))
 }
 
-/// This worker's HTTP channel to the app, when there is an HTTP app.
-fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel>> {
+/// This worker's HTTP channel to the app, when there is an HTTP app,
+/// recording its calls into `metrics`.
+fn app_channel(
+    shared: &Shared,
+    body_timeout: Duration,
+    metrics: &Arc<Shard>,
+) -> Option<Rc<HttpChannel>> {
     let (addr, per_worker) = app_target(shared, &[AppProtocol::Http, AppProtocol::H2c])?;
     let opts = &shared.opts;
     let new = if opts.app_protocol == AppProtocol::H2c {
@@ -141,17 +146,18 @@ fn app_channel(shared: &Shared, body_timeout: Duration) -> Option<Rc<HttpChannel
     } else {
         HttpChannel::new
     };
-    Some(new(addr, per_worker, opts.max_body_size, body_timeout))
+    let channel = new(addr, per_worker, opts.max_body_size, body_timeout);
+    channel.record_into(metrics.clone());
+    Some(channel)
 }
 
-/// This worker's gRPC channel to the app, when the app speaks gRPC.
-fn grpc_app_channel(shared: &Shared) -> Option<Rc<GrpcChannel>> {
+/// This worker's gRPC channel to the app, when the app speaks gRPC,
+/// recording its calls into `metrics`.
+fn grpc_app_channel(shared: &Shared, metrics: &Arc<Shard>) -> Option<Rc<GrpcChannel>> {
     let (addr, per_worker) = app_target(shared, &[AppProtocol::Grpc])?;
-    Some(Rc::new(GrpcChannel::new(
-        addr,
-        per_worker,
-        shared.opts.max_body_size,
-    )))
+    let channel = GrpcChannel::new(addr, per_worker, shared.opts.max_body_size);
+    channel.record_into(metrics.clone());
+    Some(Rc::new(channel))
 }
 
 fn pin_to_core(index: usize) {
@@ -170,8 +176,8 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         worker: index,
         drain: drain.clone(),
         components: components(&shared),
-        app_http: app_channel(&shared, tuning.body_timeout),
-        app_grpc: grpc_app_channel(&shared),
+        app_http: app_channel(&shared, tuning.body_timeout, shared.metrics.shard(index)),
+        app_grpc: grpc_app_channel(&shared, shared.metrics.shard(index)),
         remotes: crate::api::invoke::remote::Remotes::new(),
     });
     let limits = Rc::new(Limits {

@@ -7,7 +7,7 @@ use crate::harness::*;
 
 /// An h2c app: `/big/{n}` answers `n` bytes; anything else echoes
 /// `METHOD path?query len=<body length> x-custom=<header>`.
-fn h2c_app() -> u16 {
+pub(crate) fn h2c_app() -> u16 {
     let port = free_port();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()

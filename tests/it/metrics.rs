@@ -3,7 +3,7 @@
 use crate::harness::*;
 
 /// Sums the values of `name` samples whose labels contain every `want` pair.
-fn sum_samples(text: &str, name: &str, want: &[(&str, &str)]) -> f64 {
+pub(crate) fn sum_samples(text: &str, name: &str, want: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -21,7 +21,7 @@ fn sum_samples(text: &str, name: &str, want: &[(&str, &str)]) -> f64 {
 
 /// Every non-comment line is `name{labels} value` or `name value`, and every
 /// family has a TYPE line before its first sample.
-fn assert_exposition_format(text: &str) {
+pub(crate) fn assert_exposition_format(text: &str) {
     let mut typed = std::collections::HashSet::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {

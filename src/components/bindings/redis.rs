@@ -15,13 +15,15 @@
 //! (`90s`; negative means 0, which expires the key at once), else a whole
 //! number of seconds greater than zero. Redis error replies are returned as
 //! their text (`WRONGTYPE Operation against a key …`).
+//!
+//! With `redisType: cluster` each command goes to the node owning `key`.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::{failure, InvokeRequest, InvokeResponse, InvokeResult, OutputBinding};
-use crate::components::redis::client::Client;
+use crate::components::redis::cluster::Redis;
 use crate::components::redis::{command, error_text, probe, Frame, Settings};
 use crate::components::{ComponentError, Metadata};
 use crate::config::options::{parse_go_duration, DurationError};
@@ -55,24 +57,25 @@ impl RedisBindingFactory {
     /// This worker's instance (dials on first use).
     pub fn build(&self) -> RedisBinding {
         RedisBinding {
-            client: Client::new(self.settings.clone()),
+            redis: Redis::new(self.settings.clone()),
         }
     }
 }
 
 /// A worker's Redis binding.
 pub struct RedisBinding {
-    client: Client,
+    redis: Redis,
 }
 
 const OPERATIONS: &[&str] = &["create", "delete", "get", "increment"];
 
 impl RedisBinding {
-    /// One command; error replies and connection failures become errors.
-    async fn run(&self, cmd: &[&[u8]]) -> Result<Frame, ComponentError> {
+    /// One command about `key`; error replies and connection failures
+    /// become errors.
+    async fn run(&self, key: &[u8], cmd: &[&[u8]]) -> Result<Frame, ComponentError> {
         let frame = self
-            .client
-            .call(command(cmd))
+            .redis
+            .call_keyed(key, command(cmd))
             .await
             .map_err(|e| failure(e.message))?;
         match error_text(&frame) {
@@ -83,7 +86,8 @@ impl RedisBinding {
 
     async fn expire_if_requested(&self, req: &InvokeRequest, key: &str) -> InvokeResult {
         if let Some(secs) = ttl_seconds(&req.metadata).map_err(failure)? {
-            self.run(&[b"EXPIRE", key.as_bytes(), secs.to_string().as_bytes()])
+            let k = key.as_bytes();
+            self.run(k, &[b"EXPIRE", k, secs.to_string().as_bytes()])
                 .await?;
         }
         Ok(None)
@@ -102,7 +106,7 @@ impl OutputBinding for RedisBinding {
         let k = key.as_bytes();
         match req.operation.as_str() {
             "delete" => {
-                self.run(&[b"DEL", k]).await?;
+                self.run(k, &[b"DEL", k]).await?;
                 Ok(None)
             }
             "get" => {
@@ -112,7 +116,7 @@ impl OutputBinding for RedisBinding {
                 } else {
                     b"GET"
                 };
-                let data = match self.run(&[verb, k]).await? {
+                let data = match self.run(k, &[verb, k]).await? {
                     Frame::BulkString(b) | Frame::SimpleString(b) => b,
                     _ => Bytes::new(),
                 };
@@ -122,11 +126,11 @@ impl OutputBinding for RedisBinding {
                 }))
             }
             "create" => {
-                self.run(&[b"SET", k, &req.data]).await?;
+                self.run(k, &[b"SET", k, &req.data]).await?;
                 self.expire_if_requested(&req, &key).await
             }
             "increment" => {
-                self.run(&[b"INCR", k]).await?;
+                self.run(k, &[b"INCR", k]).await?;
                 self.expire_if_requested(&req, &key).await
             }
             other => Err(failure(format!("invalid operation type: {other}")).into()),

@@ -27,6 +27,11 @@
 //! - A change to a key that is not a string (a state store's hash, say) is
 //!   not reported as a deleted item; Go sends an empty item for it.
 //!
+//! `redisType: cluster` is refused at start-up: keyspace notifications
+//! are local to each node, so a subscription would have to listen on every
+//! master (Go subscribes on one node and misses the others' changes), and
+//! Go's `MGET` of keys in several slots fails with `CROSSSLOT`.
+//!
 //! When the connection breaks, the subscription reconnects with back-off
 //! (200 ms doubling to 5 s) and subscribes again; an idle connection is
 //! checked with `PING` every 30 s. It ends on unsubscribe (from any
@@ -69,6 +74,9 @@ impl RedisConfigurationFactory {
     /// Parses metadata and checks that Redis answers (contrib's init pings).
     pub fn new(metadata: &Metadata) -> Result<Self, String> {
         let settings = Settings::parse(metadata)?;
+        if settings.cluster {
+            return Err("configuration.redis: redisType \"cluster\" is not supported (keyspace notifications would have to be subscribed on every cluster node); use a single Redis node".to_owned());
+        }
         let replies =
             probe(&settings, &[command(&[b"PING"])]).map_err(|e| format!("redis store: {e}"))?;
         if let Some(e) = replies.iter().find_map(error_text) {

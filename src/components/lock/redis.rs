@@ -8,8 +8,8 @@
 //!   missing (lock does not exist), `-2` when another owner holds it,
 //!   otherwise the key is deleted (success).
 //!
-//! Start-up, as contrib's init: the Redis block is parsed (cluster and
-//! sentinel refused), Redis must answer `PING`, and a server with connected
+//! Start-up, as contrib's init: the Redis block is parsed (`redisType:
+//! cluster` refused with contrib's message), Redis must answer `PING`, and a server with connected
 //! replicas is refused ("replication is not supported": a lock could be
 //! lost in a fail-over). The script is loaded then and run by SHA (sent
 //! again if Redis lost it). Each worker uses its pipelined connection; an
@@ -35,6 +35,10 @@ impl RedisLockFactory {
     /// Parses metadata and runs contrib's init checks against Redis.
     pub fn new(metadata: &Metadata) -> Result<Self, String> {
         let settings = Settings::parse(metadata)?;
+        if settings.cluster {
+            // contrib: a lock could be lost in a cluster fail-over.
+            return Err("this component does not support connecting to Redis Cluster".to_owned());
+        }
         let cmds = [
             command(&[b"PING"]),
             command(&[b"SCRIPT", b"LOAD", UNLOCK_SCRIPT.as_bytes()]),

@@ -11,8 +11,8 @@
 //! - [`sqlite`], a SQLite file several sidecars on one host share, with
 //!   components-contrib's table layout and heartbeat;
 //! - [`kubernetes`], `<app-id>-dapr.<namespace>.svc.<clusterDomain>:<port>`;
-//! - [`mdns`], which resolves this sidecar's own app ID only (multicast DNS is not
-//!   built); any other ID is not found, with contrib's message.
+//! - [`mdns`], multicast DNS service discovery with Go's DNS-SD names
+//!   (`<app-id>.local.`), so our sidecars and Go's find each other on a LAN.
 
 pub mod kubernetes;
 pub mod mdns;
@@ -81,7 +81,7 @@ pub struct InitError {
 /// The configured resolver, shared by every worker.
 #[derive(Debug)]
 pub enum Resolver {
-    /// `mdns` (own app ID only).
+    /// `mdns`.
     Mdns(mdns::Mdns),
     /// `sqlite`.
     Sqlite(Arc<sqlite::Sqlite>),
@@ -159,19 +159,23 @@ impl Resolver {
     }
 
     /// The address (`host:port`) of a sidecar of `req.id`. Never blocks the
-    /// worker: SQLite queries run on the blocking pool.
+    /// worker: SQLite queries run on the blocking pool, mDNS browses on its
+    /// own thread.
     pub async fn resolve(&self, req: &ResolveRequest<'_>) -> Result<String, ResolveError> {
         match self {
-            Resolver::Mdns(m) => m.resolve(req),
+            Resolver::Mdns(m) => m.resolve(req).await,
             Resolver::Sqlite(s) => sqlite::Sqlite::resolve(s, req.id).await,
             Resolver::Kubernetes(k) => k.resolve(req),
         }
     }
 
-    /// Deregisters this sidecar (SQLite) and stops background work.
+    /// Deregisters this sidecar (SQLite row, mDNS goodbye) and stops
+    /// background work.
     pub fn close(&self) {
-        if let Resolver::Sqlite(s) = self {
-            s.close();
+        match self {
+            Resolver::Sqlite(s) => s.close(),
+            Resolver::Mdns(m) => m.close(),
+            Resolver::Kubernetes(_) => {}
         }
     }
 }

@@ -20,6 +20,8 @@
 //! own connection for the blocking read; publishes and acks use the worker's
 //! pipelined connection. Up to `concurrency` messages are processed at once.
 //! Redis going away is retried with back-off; consuming resumes by itself.
+//! With `redisType: cluster` every command goes to the node owning the
+//! topic's stream (the blocking read on its own connection to that node).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -33,7 +35,7 @@ use local_sync::semaphore::Semaphore;
 use super::{
     Delivery, Features, Handled, Message, MessageHandler, PubSub, PublishRequest, SubscribeRequest,
 };
-use crate::components::redis::client::Client;
+use crate::components::redis::cluster::Redis;
 use crate::components::redis::{command, error_text, probe, push_command, Frame, Settings};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 use crate::runtime::shutdown::Drain;
@@ -123,7 +125,7 @@ impl RedisPubSubFactory {
     /// This worker's instance.
     pub fn build(&self) -> RedisPubSub {
         RedisPubSub {
-            client: Rc::new(Client::new(self.settings.clone())),
+            client: Rc::new(Redis::new(self.settings.clone())),
             settings: self.settings.clone(),
             streams: self.streams.clone(),
         }
@@ -132,7 +134,7 @@ impl RedisPubSubFactory {
 
 /// One worker's broker.
 pub struct RedisPubSub {
-    client: Rc<Client>,
+    client: Rc<Redis>,
     settings: Arc<Settings>,
     streams: Arc<StreamSettings>,
 }
@@ -179,7 +181,11 @@ impl PubSub for RedisPubSub {
         let mut all = refs;
         all.extend_from_slice(&[b"data", &req.data, b"metadata", &metadata]);
         push_command(&mut buf, &all);
-        let reply = self.client.call(buf).await.map_err(failed)?;
+        let reply = self
+            .client
+            .call_keyed(&args[1], buf)
+            .await
+            .map_err(failed)?;
         match error_text(&reply) {
             Some(e) => Err(failed(e)),
             None => Ok(()),
@@ -196,7 +202,7 @@ impl PubSub for RedisPubSub {
             streams: self.streams.clone(),
             acks: self.client.clone(),
             // The blocking read gets its own connection, with room for the block.
-            reader: Client::new(Arc::new(Settings {
+            reader: Redis::new(Arc::new(Settings {
                 read_timeout: self.settings.read_timeout * 2 + Duration::from_secs(1),
                 ..(*self.settings).clone()
             })),
@@ -222,9 +228,9 @@ struct Consumer {
     topic: String,
     streams: Arc<StreamSettings>,
     /// The worker's pipelined connection (acks, pending checks).
-    acks: Rc<Client>,
+    acks: Rc<Redis>,
     /// The connection for `XREADGROUP … BLOCK`.
-    reader: Client,
+    reader: Redis,
     handler: Rc<dyn MessageHandler>,
     /// Bounds messages processed at once (`concurrency`).
     slots: Rc<Semaphore>,
@@ -255,14 +261,10 @@ impl Consumer {
         let [topic, group] = self.group_args();
         let reply = self
             .reader
-            .call(command(&[
-                b"XGROUP",
-                b"CREATE",
+            .call_keyed(
                 topic,
-                group,
-                b"0",
-                b"MKSTREAM",
-            ]))
+                command(&[b"XGROUP", b"CREATE", topic, group, b"0", b"MKSTREAM"]),
+            )
             .await
             .map_err(|e| e.to_string())?;
         match error_text(&reply) {
@@ -327,19 +329,22 @@ impl Consumer {
         let block = self.block.as_millis().max(1).to_string();
         let reply = self
             .reader
-            .call(command(&[
-                b"XREADGROUP",
-                b"GROUP",
-                group,
-                group,
-                b"COUNT",
-                depth.as_bytes(),
-                b"BLOCK",
-                block.as_bytes(),
-                b"STREAMS",
+            .call_keyed(
                 topic,
-                b">",
-            ]))
+                command(&[
+                    b"XREADGROUP",
+                    b"GROUP",
+                    group,
+                    group,
+                    b"COUNT",
+                    depth.as_bytes(),
+                    b"BLOCK",
+                    block.as_bytes(),
+                    b"STREAMS",
+                    topic,
+                    b">",
+                ]),
+            )
             .await
             .map_err(|e| e.to_string())?;
         if let Some(e) = error_text(&reply) {
@@ -392,7 +397,11 @@ impl Consumer {
 
     async fn ack(&self, id: &[u8]) {
         let [topic, group] = self.group_args();
-        match self.acks.call(command(&[b"XACK", topic, group, id])).await {
+        match self
+            .acks
+            .call_keyed(topic, command(&[b"XACK", topic, group, id]))
+            .await
+        {
             Ok(r) if error_text(&r).is_none() => {}
             Ok(r) => {
                 tracing::error!(topic = %self.topic, error = error_text(&r).unwrap_or(""), "redis streams: XACK refused")
@@ -423,14 +432,10 @@ impl Consumer {
         let depth = self.streams.queue_depth.to_string();
         let pending = match self
             .acks
-            .call(command(&[
-                b"XPENDING",
+            .call_keyed(
                 topic,
-                group,
-                b"-",
-                b"+",
-                depth.as_bytes(),
-            ]))
+                command(&[b"XPENDING", topic, group, b"-", b"+", depth.as_bytes()]),
+            )
             .await
         {
             Ok(Frame::Array(items)) => items,
@@ -458,7 +463,7 @@ impl Consumer {
         let idle = min_idle.to_string();
         let mut args: Vec<&[u8]> = vec![b"XCLAIM", topic, group, group, idle.as_bytes()];
         args.extend(ids.iter().map(|i| &i[..]));
-        let claimed = match self.acks.call(command(&args)).await {
+        let claimed = match self.acks.call_keyed(topic, command(&args)).await {
             Ok(Frame::Array(items)) => items,
             Ok(_) | Err(_) => return,
         };

@@ -1,4 +1,4 @@
-//! A worker's Redis connection: one TCP connection, pipelined.
+//! A worker's Redis connection: one TCP (or TLS) connection, pipelined.
 //!
 //! Callers hand [`Client::send`] a batch of encoded commands and await its
 //! replies. A writer task coalesces every batch queued since its last write
@@ -11,12 +11,14 @@
 //! one dial at a time per worker, and no new dial within [`HOLD_OFF`] of a
 //! failed one, so a dead Redis costs one error per request, not one
 //! connect). A batch that times out marks its connection dead too: a
-//! silent peer must not keep the worker waiting forever.
+//! silent peer must not keep the worker waiting forever. A `READONLY`
+//! reply marks it dead as well (the server was demoted in a failover).
+//! Dialling (TCP or TLS, and with `failover` the sentinel lookup) is in
+//! [`super::dial`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,11 +27,9 @@ use bytes::BytesMut;
 use local_sync::mpsc::unbounded;
 use local_sync::oneshot;
 use local_sync::semaphore::Semaphore;
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
-use monoio::net::TcpStream;
 use redis_protocol::resp2::decode::decode_bytes_mut;
 
+use super::dial::{self, Reader, Writer};
 use super::{error_text, Frame, Settings};
 
 /// How long after a failed dial calls fail fast instead of dialling again.
@@ -106,6 +106,8 @@ struct Conn {
     wire: Rc<Wire>,
     /// Dropped with the connection; the reader watches it.
     _alive: oneshot::Receiver<()>,
+    /// Likewise, for the failover watch ([`watch_master`]).
+    _watch: Option<oneshot::Receiver<()>>,
 }
 
 /// A worker's handle on one Redis server.
@@ -152,7 +154,15 @@ impl Client {
         let wire = conn.wire.clone();
         drop(conn);
         match monoio::time::timeout(self.settings.read_timeout, rx).await {
-            Ok(Ok(reply)) => reply,
+            Ok(Ok(reply)) => {
+                if reply.as_ref().is_ok_and(|f| f.iter().any(is_readonly)) {
+                    // As go-redis: a server that says READONLY was demoted
+                    // to a replica (a failover); the next call dials anew
+                    // (asking the sentinel, with failover).
+                    wire.dead.set(true);
+                }
+                reply
+            }
             Ok(Err(_)) => Err(self.unavailable("connection closed")),
             Err(_) => {
                 // The connection may be wedged; the next call dials anew.
@@ -222,17 +232,10 @@ impl Client {
     }
 
     async fn dial(&self) -> Result<Conn, Error> {
-        let addr = resolve(&self.settings.host).map_err(|e| self.unavailable(&e))?;
-        let stream =
-            match monoio::time::timeout(self.settings.dial_timeout, TcpStream::connect_addr(addr))
-                .await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err(self.unavailable(&e.to_string())),
-                Err(_) => return Err(self.unavailable("dial timed out")),
-            };
-        let _ = stream.set_nodelay(true);
-        let (rd, wr) = stream.into_split();
+        // TCP or TLS; with failover, to the master a sentinel names now.
+        let (rd, wr, via) = dial::connect(&self.settings)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
         let wire = Rc::new(Wire {
             host: self.settings.host.clone(),
             dead: Cell::new(false),
@@ -242,10 +245,21 @@ impl Client {
         let (alive_tx, alive_rx) = oneshot::channel();
         monoio::spawn(write_loop(rx, wr, wire.clone()));
         monoio::spawn(read_loop(rd, wire.clone(), alive_tx));
+        let watch = via.map(|via| {
+            let (watch_tx, watch_rx) = oneshot::channel();
+            monoio::spawn(watch_master(
+                self.settings.clone(),
+                via,
+                wire.clone(),
+                watch_tx,
+            ));
+            watch_rx
+        });
         let conn = Conn {
             tx,
             wire,
             _alive: alive_rx,
+            _watch: watch,
         };
         self.handshake(&conn).await?;
         Ok(conn)
@@ -278,19 +292,7 @@ impl Client {
     }
 }
 
-fn resolve(host: &str) -> Result<SocketAddr, String> {
-    // Only on (re)connect; names such as `localhost` resolve from /etc/hosts.
-    host.to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or_else(|| format!("{host} has no address"))
-}
-
-async fn write_loop(
-    mut rx: unbounded::Rx<Batch>,
-    mut wr: OwnedWriteHalf<TcpStream>,
-    wire: Rc<Wire>,
-) {
+async fn write_loop(mut rx: unbounded::Rx<Batch>, mut wr: Writer, wire: Rc<Wire>) {
     while let Some(first) = rx.recv().await {
         let mut out = first.bytes;
         let mut batches = vec![(first.replies, first.done)];
@@ -315,18 +317,13 @@ async fn write_loop(
                 frames: Vec::with_capacity(replies),
                 done,
             }));
-        let (res, _) = wr.write_all(out).await;
-        if let Err(e) = res {
+        if let Err(e) = wr.write_all(out).await {
             wire.fail(ErrorKind::Unavailable, &e.to_string());
         }
     }
 }
 
-async fn read_loop(
-    mut rd: OwnedReadHalf<TcpStream>,
-    wire: Rc<Wire>,
-    mut alive: oneshot::Sender<()>,
-) {
+async fn read_loop(mut rd: Reader, wire: Rc<Wire>, mut alive: oneshot::Sender<()>) {
     let mut buf = BytesMut::with_capacity(READ_RESERVE);
     loop {
         loop {
@@ -344,16 +341,10 @@ async fn read_loop(
                 }
             }
         }
-        if buf.capacity() - buf.len() < READ_RESERVE {
-            buf.reserve(READ_RESERVE);
-        }
-        let (len, cap) = (buf.len(), buf.capacity());
-        let owned = std::mem::take(&mut buf);
-        let (res, slice) = monoio::select! {
-            r = rd.read(owned.slice_mut(len..cap)) => r,
+        let res = monoio::select! {
+            r = rd.read(&mut buf, READ_RESERVE) => r,
             _ = alive.closed() => return,
         };
-        buf = slice.into_inner();
         match res {
             Ok(0) => {
                 wire.fail(ErrorKind::Unavailable, "connection closed by server");
@@ -366,6 +357,35 @@ async fn read_loop(
             }
         }
     }
+}
+
+/// With failover: ends the connection when the sentinel that named its
+/// master announces a new one, so the next call dials the new master.
+async fn watch_master(
+    settings: Arc<Settings>,
+    via: dial::Via,
+    wire: Rc<Wire>,
+    mut alive: oneshot::Sender<()>,
+) {
+    let switched = monoio::select! {
+        r = dial::master_switch(&settings, &via) => r,
+        _ = alive.closed() => return,
+    };
+    match switched {
+        Ok(to) => wire.fail(
+            ErrorKind::Unavailable,
+            &format!("the sentinel moved the master from {} to {to}", via.master),
+        ),
+        Err(e) => tracing::debug!(
+            sentinel = %via.sentinel,
+            "redis failover: no longer watching for a master switch: {e}"
+        ),
+    }
+}
+
+/// A `READONLY` error reply (also as raised inside a script).
+fn is_readonly(f: &Frame) -> bool {
+    error_text(f).is_some_and(|e| e.contains("READONLY"))
 }
 
 /// Gives `frame` to the oldest waiting batch; false if nobody waits.

@@ -9,14 +9,14 @@
 //! reactor and want `Send` streams.
 
 pub mod client;
+pub mod cluster;
+pub mod dial;
 pub mod subscriber;
+pub mod tls;
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::encode::extend_encode_borrowed;
 use redis_protocol::resp2::types::BorrowedFrame;
 pub use redis_protocol::resp2::types::BytesFrame as Frame;
@@ -27,8 +27,11 @@ use crate::config::options::parse_go_duration;
 /// Connection settings parsed from component metadata, with Go's defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
-    /// `host:port`.
+    /// `host:port`; for a cluster, the seed nodes as `host:port,host:port`.
     pub host: String,
+    /// `redisType: cluster`: [`host`](Self::host) lists seed nodes and
+    /// commands are routed by hash slot (see [`cluster`]).
+    pub cluster: bool,
     /// ACL user (`redisUsername`).
     pub username: Option<String>,
     /// `redisPassword`.
@@ -41,6 +44,25 @@ pub struct Settings {
     pub read_timeout: Duration,
     /// `ttlInSeconds`: the default TTL of state writes.
     pub ttl_in_seconds: Option<i64>,
+    /// `enableTLS` (with `insecureSkipTLSVerify`, `clientCert`,
+    /// `clientKey`): connections speak TLS (see [`tls`]).
+    pub tls: Option<tls::Tls>,
+    /// `failover: true`: [`host`](Self::host) lists sentinels, and the
+    /// master they name is dialled (see [`dial`]).
+    pub sentinel: Option<Sentinel>,
+}
+
+/// Redis Sentinel settings (`failover: true`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sentinel {
+    /// `sentinelMasterName`: the monitored master to ask for.
+    pub master_name: String,
+    /// The sentinels' `host:port`s (`redisHost`, comma-separated).
+    pub addrs: Vec<String>,
+    /// `sentinelUsername`.
+    pub username: Option<String>,
+    /// `sentinelPassword`; without it no `AUTH` is sent to sentinels.
+    pub password: Option<String>,
 }
 
 impl Settings {
@@ -51,40 +73,71 @@ impl Settings {
             .map(str::trim)
             .filter(|h| !h.is_empty())
             .ok_or("redisHost is required")?;
-        if host.contains(',') {
+        let cluster = match md.get("redisType").map(str::trim) {
+            None | Some("") => false,
+            Some(t) if t.eq_ignore_ascii_case("node") => false,
+            Some(t) if t.eq_ignore_ascii_case("cluster") => true,
+            Some(t) => {
+                return Err(format!(
+                    "redisType {t:?} is not supported (\"node\" or \"cluster\")"
+                ))
+            }
+        };
+        let failover = parse_bool(md, "failover")?;
+        if host.contains(',') && !cluster && !failover {
             return Err(format!(
-                "redisHost {host:?} lists several hosts: Redis cluster and sentinel modes are not supported yet"
+                "redisHost {host:?} lists several hosts: set redisType to \"cluster\" for a Redis cluster, or failover to \"true\" for sentinels"
             ));
         }
-        if let Some(t) = md
-            .get("redisType")
-            .filter(|t| !t.eq_ignore_ascii_case("node"))
-        {
-            return Err(format!(
-                "redisType {t:?} is not supported yet (only \"node\")"
-            ));
+        if failover && cluster {
+            return Err(
+                "failover with redisType \"cluster\" (go-redis' failover cluster client) is not supported"
+                    .to_owned(),
+            );
         }
-        if parse_bool(md, "failover")? {
-            return Err("failover (Redis sentinel) is not supported yet".to_owned());
-        }
-        if parse_bool(md, "enableTLS")? {
-            return Err("enableTLS: TLS connections to Redis are not supported yet".to_owned());
-        }
-        let host = if has_port(host) {
-            host.to_owned()
+        let insecure_skip_verify = parse_bool(md, "insecureSkipTLSVerify")?;
+        let tls = if parse_bool(md, "enableTLS")? {
+            Some(tls::Tls::new(
+                insecure_skip_verify,
+                md.get("clientCert").unwrap_or(""),
+                md.get("clientKey").unwrap_or(""),
+            )?)
         } else {
+            None
+        };
+        let with_port = |host: &str| {
+            if has_port(host) {
+                return Ok(host.to_owned());
+            }
             let port = md.get("redisPort").unwrap_or("6379").trim();
             port.parse::<u16>()
                 .map_err(|_| format!("redisPort {port:?} is not a port number"))?;
-            format!("{host}:{port}")
+            Ok::<_, String>(format!("{host}:{port}"))
+        };
+        let host = if cluster || failover {
+            // Go splits on commas and resolves each seed's port alike.
+            let seeds = host
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(with_port)
+                .collect::<Result<Vec<_>, _>>()?;
+            seeds.join(",")
+        } else {
+            with_port(host)?
         };
         let non_empty = |k: &str| md.get(k).filter(|v| !v.is_empty()).map(str::to_owned);
-        let db = match md.get("redisDB").map(str::trim).filter(|v| !v.is_empty()) {
+        let mut db = match md.get("redisDB").map(str::trim).filter(|v| !v.is_empty()) {
             None => 0,
             Some(v) => v
                 .parse()
                 .map_err(|_| format!("redisDB {v:?} is not a database number"))?,
         };
+        if cluster && db != 0 {
+            // A cluster has database 0 only; Go's cluster client ignores redisDB.
+            tracing::warn!(redis_db = db, "redisDB is ignored with redisType cluster");
+            db = 0;
+        }
         let ttl_in_seconds = match md
             .get("ttlInSeconds")
             .map(str::trim)
@@ -96,8 +149,22 @@ impl Settings {
                     .map_err(|_| format!("ttlInSeconds {v:?} is not an integer"))?,
             ),
         };
+        let sentinel = if failover {
+            Some(Sentinel {
+                master_name: non_empty("sentinelMasterName")
+                    .ok_or("sentinelMasterName is required with failover: true")?,
+                addrs: host.split(',').map(str::to_owned).collect(),
+                username: non_empty("sentinelUsername"),
+                password: non_empty("sentinelPassword"),
+            })
+        } else {
+            None
+        };
         Ok(Settings {
             host,
+            cluster,
+            tls,
+            sentinel,
             username: non_empty("redisUsername"),
             password: non_empty("redisPassword"),
             db,
@@ -188,57 +255,21 @@ pub fn as_bytes(f: &Frame) -> Option<&[u8]> {
 /// (start-up only: checks that Redis answers, loads scripts). Error replies
 /// are returned as replies; connection failures as `Err`.
 pub fn probe(settings: &Settings, commands: &[BytesMut]) -> Result<Vec<Frame>, String> {
+    if settings.cluster {
+        return cluster::probe(settings, commands);
+    }
     let unreachable =
         |e: &dyn std::fmt::Display| format!("error connecting to redis at {}: {e}", settings.host);
-    let addr = settings
-        .host
-        .to_socket_addrs()
-        .map_err(|e| unreachable(&e))?
-        .next()
-        .ok_or_else(|| unreachable(&"no address"))?;
-    let mut s =
-        TcpStream::connect_timeout(&addr, settings.dial_timeout).map_err(|e| unreachable(&e))?;
-    let io_timeout = Some(settings.read_timeout.max(Duration::from_millis(100)));
-    s.set_read_timeout(io_timeout)
-        .map_err(|e| unreachable(&e))?;
-    s.set_write_timeout(io_timeout)
-        .map_err(|e| unreachable(&e))?;
+    let (mut conn, addr) = dial::connect_blocking(settings).map_err(|e| unreachable(&e))?;
     let handshake = settings.handshake();
     let mut out = BytesMut::new();
     for c in handshake.iter().chain(commands) {
         out.extend_from_slice(c);
     }
-    s.write_all(&out).map_err(|e| unreachable(&e))?;
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut replies = Vec::with_capacity(handshake.len() + commands.len());
-    while replies.len() < handshake.len() + commands.len() {
-        match decode_bytes_mut(&mut buf) {
-            Ok(Some((frame, _, _))) => {
-                if replies.len() < handshake.len() {
-                    if let Some(e) = error_text(&frame) {
-                        return Err(format!(
-                            "redis at {} refused the session: {e}",
-                            settings.host
-                        ));
-                    }
-                }
-                replies.push(frame);
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                return Err(format!(
-                    "redis at {} sent a malformed reply: {e}",
-                    settings.host
-                ))
-            }
-        }
-        let mut chunk = [0u8; 4096];
-        let n = s.read(&mut chunk).map_err(|e| unreachable(&e))?;
-        if n == 0 {
-            return Err(unreachable(&"connection closed"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
+    let mut replies = dial::exchange_blocking(&mut conn, &out, handshake.len() + commands.len())
+        .map_err(|e| unreachable(&e))?;
+    if let Some(e) = replies.iter().take(handshake.len()).find_map(error_text) {
+        return Err(format!("redis at {addr} refused the session: {e}"));
     }
     Ok(replies.split_off(handshake.len()))
 }
@@ -283,11 +314,35 @@ mod tests {
         for (pairs, needle) in [
             (vec![], "redisHost"),
             (vec![("redisHost", "a:1,b:2")], "several hosts"),
+            (vec![("redisHost", "a"), ("redisType", "ring")], "redisType"),
             (vec![("redisHost", "a"), ("redisDB", "x")], "redisDB"),
-            (vec![("redisHost", "a"), ("enableTLS", "true")], "enableTLS"),
+            (vec![("redisHost", "a"), ("enableTLS", "yes")], "enableTLS"),
             (
-                vec![("redisHost", "a"), ("redisType", "cluster")],
-                "redisType",
+                vec![("redisHost", "a"), ("insecureSkipTLSVerify", "x")],
+                "insecureSkipTLSVerify",
+            ),
+            (
+                vec![
+                    ("redisHost", "a"),
+                    ("enableTLS", "true"),
+                    ("clientCert", "not pem"),
+                    ("clientKey", "not pem"),
+                ],
+                "clientCert",
+            ),
+            (vec![("redisHost", "a"), ("failover", "maybe")], "failover"),
+            (
+                vec![("redisHost", "a"), ("failover", "true")],
+                "sentinelMasterName",
+            ),
+            (
+                vec![
+                    ("redisHost", "a"),
+                    ("failover", "true"),
+                    ("sentinelMasterName", "m"),
+                    ("redisType", "cluster"),
+                ],
+                "failover",
             ),
             (
                 vec![("redisHost", "a"), ("dialTimeout", "soon")],
@@ -297,6 +352,87 @@ mod tests {
             let err = Settings::parse(&md(&pairs)).unwrap_err();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn tls_settings_as_go() {
+        let plain = Settings::parse(&md(&[("redisHost", "a")])).unwrap();
+        assert_eq!(plain.tls, None);
+        let s = Settings::parse(&md(&[("redisHost", "a"), ("enableTLS", "true")])).unwrap();
+        let tls = s.tls.unwrap();
+        // Go verifies the server's certificate unless told not to.
+        assert!(!tls.insecure_skip_verify);
+        assert!(!tls.presents_client_cert());
+        // The server name is the host dialled: a DNS name or an IP address.
+        assert!(tls.session("redis.example:6379").is_ok());
+        assert!(tls.session("127.0.0.1:6380").is_ok());
+        assert!(tls.session("[::1]:6380").is_ok());
+        let s = Settings::parse(&md(&[
+            ("redisHost", "a"),
+            ("enableTLS", "True"),
+            ("insecureSkipTLSVerify", "true"),
+            // Go presents a client certificate only when both are set.
+            ("clientCert", "-----BEGIN CERTIFICATE-----"),
+        ]))
+        .unwrap();
+        let tls = s.tls.unwrap();
+        assert!(tls.insecure_skip_verify);
+        assert!(!tls.presents_client_cert());
+    }
+
+    #[test]
+    fn failover_settings_list_sentinels() {
+        let s = Settings::parse(&md(&[
+            ("redisHost", "s1, s2:26380"),
+            ("failover", "true"),
+            ("sentinelMasterName", "mymaster"),
+            ("sentinelUsername", "su"),
+            ("sentinelPassword", "sp"),
+            ("redisPassword", "p"),
+            ("redisDB", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(s.host, "s1:6379,s2:26380");
+        assert_eq!(
+            s.sentinel,
+            Some(Sentinel {
+                master_name: "mymaster".into(),
+                addrs: vec!["s1:6379".into(), "s2:26380".into()],
+                username: Some("su".into()),
+                password: Some("sp".into()),
+            })
+        );
+        // The master gets the normal handshake, database included.
+        assert_eq!(s.db, 2);
+        assert_eq!(s.handshake().len(), 2);
+        let s = Settings::parse(&md(&[
+            ("redisHost", "s1:26379"),
+            ("failover", "1"),
+            ("sentinelMasterName", "m"),
+            ("sentinelPassword", ""),
+        ]))
+        .unwrap();
+        let sentinel = s.sentinel.unwrap();
+        assert_eq!(sentinel.addrs, ["s1:26379"]);
+        assert_eq!(sentinel.password, None);
+        assert_eq!(s.tls, None);
+    }
+
+    #[test]
+    fn cluster_settings_list_seeds() {
+        let s = Settings::parse(&md(&[
+            ("redisHost", "a:7000, b ,c:7002"),
+            ("redisPort", "7001"),
+            ("redisType", "cluster"),
+            ("redisDB", "3"),
+        ]))
+        .unwrap();
+        assert!(s.cluster);
+        assert_eq!(s.host, "a:7000,b:7001,c:7002");
+        assert_eq!(s.db, 0, "a cluster has database 0 only");
+        assert!(s.handshake().is_empty());
+        let s = Settings::parse(&md(&[("redisHost", "a"), ("redisType", "Node")])).unwrap();
+        assert!(!s.cluster);
     }
 
     #[test]

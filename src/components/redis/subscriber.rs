@@ -15,14 +15,10 @@ use std::time::Duration;
 use bytes::BytesMut;
 use local_sync::mpsc::unbounded;
 use local_sync::oneshot;
-use monoio::buf::IoBufMut;
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
-};
-use monoio::net::TcpStream;
 use redis_protocol::resp2::decode::decode_bytes_mut;
 
 use super::client::{Error, ErrorKind};
+use super::dial::{self, Reader, Writer};
 use super::{error_text, Frame, Settings};
 
 const READ_RESERVE: usize = 16 * 1024;
@@ -30,7 +26,7 @@ const READ_RESERVE: usize = 16 * 1024;
 /// One pub/sub connection.
 pub struct Subscriber {
     settings: Arc<Settings>,
-    wr: OwnedWriteHalf<TcpStream>,
+    wr: Writer,
     frames: unbounded::Rx<Result<Frame, Error>>,
     /// Dropped with the subscriber; the reader watches it.
     _alive: oneshot::Receiver<()>,
@@ -43,19 +39,9 @@ impl Subscriber {
             kind: ErrorKind::Unavailable,
             message: format!("redis at {} is unreachable: {why}", settings.host),
         };
-        let addr = std::net::ToSocketAddrs::to_socket_addrs(&settings.host)
-            .map_err(|e| unavailable(&e.to_string()))?
-            .next()
-            .ok_or_else(|| unavailable("no address"))?;
-        let stream =
-            match monoio::time::timeout(settings.dial_timeout, TcpStream::connect_addr(addr)).await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err(unavailable(&e.to_string())),
-                Err(_) => return Err(unavailable("dial timed out")),
-            };
-        let _ = stream.set_nodelay(true);
-        let (rd, wr) = stream.into_split();
+        let (rd, wr, _) = dial::connect(&settings)
+            .await
+            .map_err(|e| unavailable(&e))?;
         let (tx, frames) = unbounded::channel();
         let (alive_tx, alive_rx) = oneshot::channel();
         monoio::spawn(read_loop(rd, tx, alive_tx, settings.host.clone()));
@@ -83,8 +69,8 @@ impl Subscriber {
     pub async fn send(&mut self, cmd: BytesMut) -> Result<(), Error> {
         let write = self.wr.write_all(cmd);
         match monoio::time::timeout(self.settings.read_timeout, write).await {
-            Ok((Ok(_), _)) => Ok(()),
-            Ok((Err(e), _)) => Err(self.error(ErrorKind::Unavailable, &e.to_string())),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.error(ErrorKind::Unavailable, &e.to_string())),
             Err(_) => Err(self.error(ErrorKind::Timeout, "write timed out")),
         }
     }
@@ -134,7 +120,7 @@ impl Subscriber {
 }
 
 async fn read_loop(
-    mut rd: OwnedReadHalf<TcpStream>,
+    mut rd: Reader,
     tx: unbounded::Tx<Result<Frame, Error>>,
     mut alive: oneshot::Sender<()>,
     host: String,
@@ -161,16 +147,10 @@ async fn read_loop(
                 }
             }
         }
-        if buf.capacity() - buf.len() < READ_RESERVE {
-            buf.reserve(READ_RESERVE);
-        }
-        let (len, cap) = (buf.len(), buf.capacity());
-        let owned = std::mem::take(&mut buf);
-        let (res, slice) = monoio::select! {
-            r = rd.read(owned.slice_mut(len..cap)) => r,
+        let res = monoio::select! {
+            r = rd.read(&mut buf, READ_RESERVE) => r,
             _ = alive.closed() => return,
         };
-        buf = slice.into_inner();
         match res {
             Ok(0) => {
                 fail(ErrorKind::Unavailable, "connection closed by server");

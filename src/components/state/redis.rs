@@ -11,6 +11,14 @@
 //! operations around it. We run one script that first checks every
 //! operation against a simulation of the keys, and writes only when all
 //! pass — the same data, and nothing half-applied.
+//!
+//! With `redisType: cluster` every command goes to the node owning its
+//! key ([`Redis`]); a bulk get sends one `HGETALL` per key, pipelined per
+//! node. A transaction runs on one node, so — as with go-redis' cluster
+//! `TxPipeline` — its keys must share a hash slot (`{hashtag}`), else it
+//! fails with `CROSSSLOT Keys in request don't hash to the same slot`
+//! before anything is written. Scripts are loaded on one seed at start-up;
+//! other nodes get them through the `NOSCRIPT` fallback.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +29,8 @@ use super::{
     BulkGetItem, Concurrency, DeleteRequest, Features, GetRequest, SetRequest, StateItem,
     StateStore, TransactionOp,
 };
-use crate::components::redis::client::{self, Client};
+use crate::components::redis::client;
+use crate::components::redis::cluster::{self, Redis};
 use crate::components::redis::{
     as_bytes, command, error_text, probe, push_command, Frame, Settings,
 };
@@ -178,7 +187,7 @@ impl RedisStateFactory {
     /// A worker's store, with its own connection.
     pub fn build(&self) -> RedisStateStore {
         RedisStateStore {
-            client: Client::new(self.settings.clone()),
+            redis: Redis::new(self.settings.clone()),
             scripts: self.scripts.clone(),
             default_ttl: self.settings.ttl_in_seconds,
         }
@@ -187,7 +196,7 @@ impl RedisStateFactory {
 
 /// A worker's Redis state store.
 pub struct RedisStateStore {
-    client: Client,
+    redis: Redis,
     scripts: Arc<Scripts>,
     default_ttl: Option<i64>,
 }
@@ -242,15 +251,16 @@ impl RedisStateStore {
             parts.extend_from_slice(args);
             command(&parts)
         };
+        let key = keys.first().copied().unwrap_or_default();
         let reply = self
-            .client
-            .call(build(b"EVALSHA", script.sha.as_bytes()))
+            .redis
+            .call_keyed(key, build(b"EVALSHA", script.sha.as_bytes()))
             .await
             .map_err(backend_error)?;
         if error_text(&reply).is_some_and(|e| e.starts_with("NOSCRIPT")) {
             return self
-                .client
-                .call(build(b"EVAL", script.text.as_bytes()))
+                .redis
+                .call_keyed(key, build(b"EVAL", script.text.as_bytes()))
                 .await
                 .map_err(backend_error);
         }
@@ -259,8 +269,8 @@ impl RedisStateStore {
 
     async fn direct_get(&self, key: &str) -> Result<Option<StateItem>, ComponentError> {
         let reply = self
-            .client
-            .call(command(&[b"GET", key.as_bytes()]))
+            .redis
+            .call_keyed(key.as_bytes(), command(&[b"GET", key.as_bytes()]))
             .await
             .map_err(backend_error)?;
         match reply {
@@ -313,7 +323,11 @@ impl RedisStateStore {
             Some(t) if t > 0 => command(&[b"EXPIRE", key.as_bytes(), t.to_string().as_bytes()]),
             Some(_) => command(&[b"PERSIST", key.as_bytes()]),
         };
-        let reply = self.client.call(cmd).await.map_err(backend_error)?;
+        let reply = self
+            .redis
+            .call_keyed(key.as_bytes(), cmd)
+            .await
+            .map_err(backend_error)?;
         match error_text(&reply) {
             Some(e) => Err(ComponentError::new(
                 ComponentErrorKind::Other,
@@ -321,6 +335,47 @@ impl RedisStateStore {
             )),
             None => Ok(()),
         }
+    }
+}
+
+impl RedisStateStore {
+    /// An `HGETALL` reply as an item, with Go's `GET` fallback.
+    async fn read_hash(
+        &self,
+        reply: Frame,
+        key: &str,
+    ) -> Result<Option<StateItem>, ComponentError> {
+        match Self::from_hash(reply, key) {
+            Ok(item) => Ok(item),
+            Err(None) => self.direct_get(key).await,
+            Err(Some(e)) => Err(e),
+        }
+    }
+
+    /// A bulk get on a cluster: each key to its node, all at once (the
+    /// keys of one node share its connection's writes).
+    async fn cluster_bulk_get(
+        &self,
+        c: &cluster::Cluster,
+        reqs: Vec<GetRequest>,
+    ) -> Vec<BulkGetItem> {
+        let calls = reqs
+            .iter()
+            .map(|r| {
+                let key = r.key.as_bytes();
+                (key, command(&[b"HGETALL", key]))
+            })
+            .collect();
+        let replies = c.call_each(calls).await;
+        let mut out = Vec::with_capacity(reqs.len());
+        for (r, reply) in reqs.into_iter().zip(replies) {
+            let item = match reply {
+                Ok(f) => self.read_hash(f, &r.key).await,
+                Err(e) => Err(backend_error(e)),
+            };
+            out.push((r.key, item));
+        }
+        out
     }
 }
 
@@ -341,8 +396,11 @@ impl StateStore for RedisStateStore {
 
     async fn get(&self, req: GetRequest) -> Result<Option<StateItem>, ComponentError> {
         let reply = self
-            .client
-            .call(command(&[b"HGETALL", req.key.as_bytes()]))
+            .redis
+            .call_keyed(
+                req.key.as_bytes(),
+                command(&[b"HGETALL", req.key.as_bytes()]),
+            )
             .await
             .map_err(backend_error)?;
         match Self::from_hash(reply, &req.key) {
@@ -353,12 +411,16 @@ impl StateStore for RedisStateStore {
     }
 
     async fn bulk_get(&self, reqs: Vec<GetRequest>) -> Vec<BulkGetItem> {
+        let c = match &self.redis {
+            Redis::Node(c) => c,
+            Redis::Cluster(c) => return self.cluster_bulk_get(c, reqs).await,
+        };
         // One round trip for every key.
         let mut batch = BytesMut::new();
         for r in &reqs {
             push_command(&mut batch, &[b"HGETALL", r.key.as_bytes()]);
         }
-        let replies = match self.client.send(batch, reqs.len()).await {
+        let replies = match c.send(batch, reqs.len()).await {
             Ok(r) => r,
             Err(e) => {
                 return reqs
@@ -369,11 +431,7 @@ impl StateStore for RedisStateStore {
         };
         let mut out = Vec::with_capacity(reqs.len());
         for (r, reply) in reqs.into_iter().zip(replies) {
-            let item = match Self::from_hash(reply, &r.key) {
-                Ok(item) => Ok(item),
-                Err(None) => self.direct_get(&r.key).await,
-                Err(Some(e)) => Err(e),
-            };
+            let item = self.read_hash(reply, &r.key).await;
             out.push((r.key, item));
         }
         out
@@ -446,6 +504,13 @@ impl StateStore for RedisStateStore {
                     slots.push(["d".to_owned(), etag, String::new()]);
                 }
             }
+        }
+        if self.redis.is_cluster() && !cluster::same_slot(keys.iter().copied()) {
+            // go-redis refuses a cluster transaction over several slots.
+            return Err(ComponentError::new(
+                ComponentErrorKind::Other,
+                cluster::CROSSSLOT,
+            ));
         }
         let mut args: Vec<&[u8]> = slots.iter().flatten().map(String::as_bytes).collect();
         args.extend(data);
