@@ -6,7 +6,8 @@
 //! by `--app-health-probe-timeout`. The app starts unhealthy; one success
 //! makes it healthy; `--app-health-threshold` consecutive failures make it
 //! unhealthy again. While it is unhealthy, invocations of it fail with Go's
-//! "app is not in a healthy state" and pub/sub deliveries wait.
+//! "app is not in a healthy state" and pub/sub deliveries wait; transparent
+//! gRPC proxy calls are relayed regardless, as Go's proxy does.
 //!
 //! The state is one atomic counter shared by every worker (read on each
 //! invocation, written once per probe); waiting deliveries park on an
@@ -24,8 +25,10 @@ use crate::config::AppHealth as Settings;
 use crate::grpc::status::GrpcCode;
 use crate::runtime::shutdown::Drain;
 
-/// Go's message for calls to an unhealthy app.
-pub const UNHEALTHY: &str = "app is not in a healthy state";
+/// The error Go's app channels return for an invocation of an unhealthy app
+/// (`status.Error(codes.Internal, messages.ErrAppUnhealthy)`), as the
+/// invocation APIs print it after `failed to invoke, id: …, err: `.
+pub const UNHEALTHY_ERROR: &str = "rpc error: code = Internal desc = app is not in a healthy state";
 
 /// The app's health as the probes last saw it.
 pub struct AppHealth {

@@ -276,6 +276,12 @@ impl HttpChannel {
     }
 
     fn put_back(&self, conn: AppConn) {
+        // Bytes after a complete response (e.g. a body sent with a 204) would
+        // be read as the next response's head: drop the connection, as Go's
+        // transport does.
+        if !conn.buf.is_empty() {
+            return;
+        }
         let mut idle = self.idle.borrow_mut();
         if idle.len() < MAX_IDLE {
             idle.push(conn);

@@ -34,6 +34,7 @@ use crate::api::Ctx;
 use crate::channel::http::OutBody;
 use crate::http::body::{BodySender, BodyStream, StreamError};
 use crate::http::h2::StreamHandler;
+use crate::metrics::go_code_name;
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::internals::v1 as internals;
 
@@ -64,10 +65,19 @@ impl StreamHandler for InternalApi {
             .and_then(|p| p.split_once('/'))
             .is_some_and(|(service, _)| service == wire::SERVICE);
         if !ours && super::proxy::wanted(&path, req.headers()) {
+            // Go's internal server meters a proxied call with its *client*
+            // stream interceptor (`StreamClientRequestSent`: count and
+            // latency, no bytes, no server series), and only when the call
+            // carries `dapr-app-id` (which Go ≥ 1.16 callers strip).
+            let metered = req.headers().contains_key(crate::api::APP_ID_HEADER);
             let code = super::proxy::proxy_internal(&self.ctx, req, respond).await;
-            self.ctx
-                .metrics
-                .record_grpc(&path, code.name(), started.elapsed(), 0, 0);
+            let latency = started.elapsed();
+            if metered {
+                self.ctx
+                    .metrics
+                    .record_app_grpc_proxied(&path, code, latency);
+            }
+            self.ctx.metrics.record_served(latency);
             return;
         }
         let (parts, body) = req.into_parts();
@@ -94,7 +104,7 @@ impl StreamHandler for InternalApi {
         outgoing.finish(result.as_ref().map(|_| ()));
         self.ctx
             .metrics
-            .record_grpc(&path, code.name(), started.elapsed(), 0, sent);
+            .record_grpc(&path, go_code_name(code), started.elapsed(), 0, sent);
     }
 }
 

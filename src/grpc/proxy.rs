@@ -146,10 +146,7 @@ async fn to_app(
         );
         return refuse(&mut respond, &s);
     };
-    if !ctx.shared.app_health.is_healthy() {
-        let s = Status::new(GrpcCode::Unavailable, crate::channel::health::UNHEALTHY);
-        return refuse(&mut respond, &s);
-    }
+    // No app-health gate: Go's proxy relays to the app whatever its health.
 
     // Toward the app: the caller's metadata minus transport and Dapr's own headers.
     strip_hop_by_hop(&mut head.headers);

@@ -23,6 +23,7 @@ use super::stream::{status_fields, Incoming, Outgoing, GRPC_CONTENT_TYPE};
 use crate::api::error::ApiError;
 use crate::api::Ctx;
 use crate::http::h2::StreamHandler;
+use crate::metrics::go_code_name;
 
 /// A decoded unary request.
 pub struct Call {
@@ -170,10 +171,16 @@ impl StreamHandler for GrpcApi {
         let started = Instant::now();
         let path = req.uri().path().to_owned();
         if super::proxy::wanted(&path, req.headers()) {
+            // Go's stream interceptor meters a proxied call only when it carries `dapr-app-id`.
+            let metered = req.headers().contains_key(crate::api::APP_ID_HEADER);
             let code = super::proxy::proxy(&self.ctx, req, respond).await;
-            self.ctx
-                .metrics
-                .record_grpc(&path, code.name(), started.elapsed(), 0, 0);
+            let latency = started.elapsed();
+            if metered {
+                self.ctx
+                    .metrics
+                    .record_grpc_proxied(&path, go_code_name(code), latency);
+            }
+            self.ctx.metrics.record_served(latency);
             return;
         }
         let (parts, body) = req.into_parts();
@@ -196,7 +203,7 @@ impl StreamHandler for GrpcApi {
         };
         self.ctx
             .metrics
-            .record_grpc(&path, code.name(), started.elapsed(), recv, sent);
+            .record_grpc(&path, go_code_name(code), started.elapsed(), recv, sent);
         if self.ctx.shared.api_logging {
             tracing::info!(target: "daprd::api_log", method = %path, code = code.name(), "gRPC API Called");
         }

@@ -15,7 +15,10 @@
 //!   `_roundtrip_latency` by `grpc_client_method`, `grpc_client_status`
 //!   (grpc-go's code names: `OK`, `Unavailable`, `DeadlineExceeded`, …),
 //!   and `_sent_bytes_per_rpc` / `_received_bytes_per_rpc` (message bytes)
-//!   by method.
+//!   by method. A transparent-proxy call arriving from another sidecar
+//!   with `dapr-app-id` is counted too, with no bytes (Go's
+//!   `StreamingClientInterceptor` on the internal server); a proxied call
+//!   from this sidecar's own app is a server series only.
 //! * Health probes are not client calls: Go counts them in
 //!   `dapr_http_healthprobes_*` (by `status`) and
 //!   `dapr_grpc_io_healthprobes_*` (by `grpc_client_status`).
@@ -172,6 +175,32 @@ impl Shard {
             e.latency.observe(&LATENCY_BUCKETS_MS, ms(latency));
             e.sent.observe(&SIZE_BUCKETS, sent as f64);
             e.received.observe(&SIZE_BUCKETS, received as f64);
+        }
+    }
+
+    /// Records one call to a gRPC app relayed by the transparent proxy for
+    /// another sidecar: count and latency only (Go's
+    /// `StreamClientRequestSent` records no bytes).
+    pub fn record_app_grpc_proxied(&self, method: &str, code: GrpcCode, latency: Duration) {
+        let mut s = self.lock();
+        let c = &mut s.client;
+        let status = go_code_name(code);
+        let series = series(
+            &mut c.grpc,
+            &mut c.grpc_sets,
+            method,
+            |e| e.status == status,
+            || GrpcCall {
+                status,
+                count: 0,
+                latency: Latency::default(),
+                sent: Sizes::default(),
+                received: Sizes::default(),
+            },
+        );
+        if let Some(e) = series {
+            e.count += 1;
+            e.latency.observe(&LATENCY_BUCKETS_MS, ms(latency));
         }
     }
 
@@ -529,9 +558,12 @@ impl ClientTotals {
                 lat,
             );
         }
-        // Bytes are by method only.
+        // Bytes are by method only; a method only ever proxied has none.
         let mut bytes: BTreeMap<&str, (Sizes, Sizes)> = BTreeMap::new();
         for ((m, _), (_, _, sent, received)) in &self.grpc {
+            if sent.count() == 0 && received.count() == 0 {
+                continue;
+            }
             let slot = bytes.entry(m).or_default();
             slot.0.merge(sent);
             slot.1.merge(received);
@@ -859,5 +891,27 @@ mod tests {
         }
         let t = m.render();
         assert_eq!(sample(&t, "dapr_http_client_completed_count{app_id=\"app\",method=\"GET\",path=\"_other\",status=\"200\"}"), 5.0);
+    }
+
+    #[test]
+    fn proxied_grpc_calls_have_no_byte_series() {
+        let m = Metrics::new("app", 1);
+        m.shard(0)
+            .record_app_grpc_proxied("/x.S/Proxied", GrpcCode::Ok, Duration::from_millis(4));
+        let t = m.render();
+        let labels = "app_id=\"app\",grpc_client_method=\"/x.S/Proxied\"";
+        assert_eq!(
+            sample(
+                &t,
+                &format!(
+                    "dapr_grpc_io_client_completed_rpcs{{{labels},grpc_client_status=\"OK\"}}"
+                )
+            ),
+            1.0
+        );
+        assert!(
+            !t.contains(&format!("bytes_per_rpc_count{{{labels}}}")),
+            "{t}"
+        );
     }
 }

@@ -502,7 +502,8 @@ impl Shard {
         record_worker(s, latency);
     }
 
-    /// Records one served gRPC call. `method` is the full path, `code` the status name.
+    /// Records one served gRPC call. `method` is the full path, `code` the
+    /// status name (grpc-go's, [`go_code_name`]).
     pub fn record_grpc(
         &self,
         method: &str,
@@ -513,23 +514,8 @@ impl Shard {
     ) {
         let mut s = self.lock();
         let s = &mut *s;
-        let series = series(
-            &mut s.grpc,
-            &mut s.grpc_sets,
-            method,
-            |e| e.code == code,
-            || GrpcSeries {
-                code,
-                count: 0,
-                latency: Latency::default(),
-            },
-        );
-        if let Some(series) = series {
-            series.count += 1;
-            series
-                .latency
-                .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
-        }
+        record_grpc_call(s, method, code, latency);
+        record_worker(s, latency);
         let key = if s.grpc_bytes.contains_key(method) || s.grpc_bytes.len() < MAX_SERIES {
             method
         } else {
@@ -541,7 +527,19 @@ impl Shard {
         };
         bytes.0.observe(&SIZE_BUCKETS, recv as f64);
         bytes.1.observe(&SIZE_BUCKETS, sent as f64);
-        record_worker(s, latency);
+    }
+
+    /// Records one served call relayed by the transparent gRPC proxy: count
+    /// and latency only, as Go's stream interceptor
+    /// (`StreamServerRequestSent`), which records no bytes.
+    pub fn record_grpc_proxied(&self, method: &str, code: &'static str, latency: Duration) {
+        record_grpc_call(&mut self.lock(), method, code, latency);
+    }
+
+    /// Counts one served request in the per-worker view only (a call no
+    /// Dapr family meters, such as a proxied call Go does not record).
+    pub fn record_served(&self, latency: Duration) {
+        record_worker(&mut self.lock(), latency);
     }
 
     /// Records one delivery attempt of a pub/sub message (`success`, `retry`, `drop`).
@@ -777,6 +775,27 @@ fn render_invocation(
             escape(src)
         );
         histogram(out, SVC_RES_RECV_LATENCY, &l, &LATENCY_BUCKETS_MS, lat);
+    }
+}
+
+/// A served gRPC call's count and latency, by method and status.
+fn record_grpc_call(s: &mut ShardData, method: &str, code: &'static str, latency: Duration) {
+    let series = series(
+        &mut s.grpc,
+        &mut s.grpc_sets,
+        method,
+        |e| e.code == code,
+        || GrpcSeries {
+            code,
+            count: 0,
+            latency: Latency::default(),
+        },
+    );
+    if let Some(series) = series {
+        series.count += 1;
+        series
+            .latency
+            .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
     }
 }
 

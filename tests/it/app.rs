@@ -174,7 +174,7 @@ fn serve(c: TcpStream, handler: Option<Handler>) {
         let ok = match path.as_str() {
             _ if custom.is_some() => {
                 let (code, ct, b) = custom.unwrap_or_default();
-                respond(&mut w, code, &ct, &b)
+                respond(&mut w, &method, code, &ct, &b)
             }
             "/drop" => {
                 let _ = w.shutdown(Shutdown::Both);
@@ -182,12 +182,18 @@ fn serve(c: TcpStream, handler: Option<Handler>) {
             }
             "/slow" => {
                 std::thread::sleep(Duration::from_millis(300));
-                respond(&mut w, 200, "text/plain", b"slow")
+                respond(&mut w, &method, 200, "text/plain", b"slow")
             }
-            "/sink" => respond(&mut w, 200, "text/plain", format!("{len} {sum}").as_bytes()),
+            "/sink" => respond(
+                &mut w,
+                &method,
+                200,
+                "text/plain",
+                format!("{len} {sum}").as_bytes(),
+            ),
             p if p.starts_with("/status/") => {
                 let code: u16 = p[8..].parse().unwrap();
-                respond(&mut w, code, "text/plain", b"oops")
+                respond(&mut w, &method, code, "text/plain", b"oops")
             }
             p if p.starts_with("/source/") => {
                 let n: u64 = p[8..].parse().unwrap();
@@ -202,7 +208,7 @@ fn serve(c: TcpStream, handler: Option<Handler>) {
                 let mut b = out.into_bytes();
                 b.extend_from_slice(&body);
                 let ct = header("content-type").unwrap_or_else(|| "text/plain".into());
-                respond(&mut w, 200, &ct, &b)
+                respond(&mut w, &method, 200, &ct, &b)
             }
         };
         if ok.is_err() {
@@ -212,14 +218,24 @@ fn serve(c: TcpStream, handler: Option<Handler>) {
 }
 
 /// Head and body in one write (two small writes would meet Nagle and the
-/// peer's delayed ACK: 40 ms per response).
-fn respond(w: &mut TcpStream, code: u16, ct: &str, body: &[u8]) -> std::io::Result<()> {
-    let mut out = format!(
-        "HTTP/1.1 {code} X\r\ncontent-type: {ct}\r\nx-app: yes\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
+/// peer's delayed ACK: 40 ms per response). As HTTP/1.1 requires, a 204 or
+/// 304 carries no body (and a 204 no length), nor does the answer to HEAD.
+fn respond(
+    w: &mut TcpStream,
+    method: &str,
+    code: u16,
+    ct: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut out = format!("HTTP/1.1 {code} X\r\ncontent-type: {ct}\r\nx-app: yes\r\n");
+    if code != 204 && code != 304 {
+        out.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    if code != 204 && code != 304 && method != "HEAD" {
+        out.extend_from_slice(body);
+    }
     w.write_all(&out)
 }
 

@@ -10,6 +10,10 @@ use crate::app::{Seen, TestApp};
 use crate::harness::*;
 use crate::pubsub::resources_of;
 
+/// Go's invocation error for an unhealthy app: its channel's
+/// `status.Error(codes.Internal, ErrAppUnhealthy)` inside `ErrDirectInvoke`.
+const UNHEALTHY_INVOKE_ERROR: &str = "failed to invoke, id: healthy, err: rpc error: code = Internal desc = app is not in a healthy state";
+
 #[test]
 fn unhealthy_app_gets_no_calls_until_it_recovers() {
     let health = Arc::new(AtomicU16::new(200));
@@ -81,14 +85,7 @@ fn unhealthy_app_gets_no_calls_until_it_recovers() {
     until("unhealthy after a failed probe", &|| invoke().status == 500);
     let r = invoke();
     assert_eq!(r.json()["errorCode"], "ERR_DIRECT_INVOKE");
-    assert!(
-        r.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("app is not in a healthy state"),
-        "{}",
-        r.text()
-    );
+    assert_eq!(r.json()["message"], UNHEALTHY_INVOKE_ERROR, "{}", r.text());
     // A publish while unhealthy is held back…
     let r = request(
         d.http,
@@ -111,4 +108,73 @@ fn unhealthy_app_gets_no_calls_until_it_recovers() {
         delivered.load(Ordering::SeqCst) == 1
     });
     assert_eq!(invoke().status, 200);
+}
+
+#[test]
+fn unhealthy_grpc_app_fails_invocations_as_go_but_not_proxied_calls() {
+    use dapr::dapr::proto::common::v1::InvokeRequest;
+    use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
+    // The test gRPC app serves no health check: every probe fails, so the
+    // app never becomes healthy.
+    let port = crate::invoke_grpc::grpc_app().to_string();
+    let d = InProc::start(
+        &[
+            "--app-id",
+            "healthy",
+            "--app-port",
+            &port,
+            "--app-protocol",
+            "grpc",
+            "--enable-app-health-check",
+            "--app-health-probe-interval",
+            "1",
+        ],
+        daprd::runtime::Driver::Auto,
+        None,
+    );
+    let r = request(
+        d.http,
+        "POST",
+        "/v1.0/invoke/healthy/method/hello",
+        &[],
+        b"x",
+    );
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.json()["errorCode"], "ERR_DIRECT_INVOKE");
+    assert_eq!(r.json()["message"], UNHEALTHY_INVOKE_ERROR);
+    let grpc = format!(
+        "http://127.0.0.1:{}",
+        d.handle.as_ref().unwrap().grpc_port()
+    );
+    crate::grpc::rt().block_on(async {
+        let mut c =
+            dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(grpc.clone())
+                .await
+                .unwrap();
+        let err = c
+            .invoke_service("healthy", "hello", None)
+            .await
+            .unwrap_err();
+        let dbg = format!("{err:?}");
+        assert!(
+            dbg.contains("Internal") && dbg.contains(UNHEALTHY_INVOKE_ERROR),
+            "{dbg}"
+        );
+        // Go's transparent proxy does not look at the app's health.
+        let channel = tonic::transport::Endpoint::from_shared(grpc)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut proxied = AppCallbackClient::new(channel);
+        let mut req = tonic::Request::new(InvokeRequest {
+            method: "m".into(),
+            ..Default::default()
+        });
+        req.metadata_mut()
+            .insert("dapr-app-id", "healthy".parse().unwrap());
+        let r = proxied.on_invoke(req).await.unwrap();
+        let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
+        assert!(text.starts_with("m verb=0"), "{text}");
+    });
 }

@@ -249,3 +249,58 @@ pub(crate) fn stream_both_ways(
     }
     assert!(total > n, "only {total} bytes arrived");
 }
+
+/// An app that breaks HTTP/1.1: its 204 carries a body (`content-length: 4`,
+/// `oops`), in the same write as the head; every other path answers `fine`.
+/// Keep-alive, one thread per connection.
+fn app_with_a_bodied_204() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in listener.incoming() {
+            let Ok(mut c) = c else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match c.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    buf.drain(..end + 4);
+                    let out: &[u8] = if head.contains(" /nocontent ") {
+                        b"HTTP/1.1 204 No Content\r\ncontent-length: 4\r\n\r\noops"
+                    } else {
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n\r\nfine"
+                    };
+                    if c.write_all(out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_body_sent_with_204_does_not_break_the_next_call() {
+    let port = app_with_a_bodied_204().to_string();
+    // One worker: every call shares one connection pool.
+    let d = InProc::start(
+        &["--app-id", "bad204", "--app-port", &port, "--workers", "1"],
+        DRIVERS[1],
+        None,
+    );
+    for _ in 0..5 {
+        let r = get(d.http, "/v1.0/invoke/bad204/method/nocontent");
+        assert_eq!(r.status, 204, "{}", r.text());
+        assert!(r.body.is_empty());
+        let r = get(d.http, "/v1.0/invoke/bad204/method/next");
+        assert_eq!((r.status, r.text().as_str()), (200, "fine"));
+    }
+}

@@ -82,3 +82,39 @@ fn metrics_can_be_disabled() {
     let d = Daprd::start(&["--enable-metrics=false"]);
     assert!(std::net::TcpStream::connect(d.metrics).is_err());
 }
+
+#[test]
+fn grpc_server_status_labels_are_grpc_gos_code_names() {
+    let res = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/resources");
+    let res = res.display().to_string();
+    let (d, addr) = crate::grpc::start_with_grpc(&["--resources-path", &res], &[]);
+    crate::grpc::rt().block_on(async {
+        let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
+            format!("http://{addr}"),
+        )
+        .await
+        .unwrap();
+        c.get_metadata().await.unwrap();
+        for _ in 0..2 {
+            let err = c.get_state("nostore", "k", None).await.unwrap_err();
+            assert!(format!("{err:?}").contains("InvalidArgument"), "{err:?}");
+        }
+    });
+    let text = get(d.metrics, "/metrics").text();
+    assert_exposition_format(&text);
+    let method = |m: &'static str| ("grpc_server_method", m);
+    let get_state = method("/dapr.proto.runtime.v1.Dapr/GetState");
+    let failed = [get_state, ("grpc_server_status", "InvalidArgument")];
+    let name = "dapr_grpc_io_server_completed_rpcs";
+    assert_eq!(sum_samples(&text, name, &failed), 2.0, "{text}");
+    let name = "dapr_grpc_io_server_server_latency_count";
+    assert_eq!(sum_samples(&text, name, &failed), 2.0, "{text}");
+    let ok = [
+        method("/dapr.proto.runtime.v1.Dapr/GetMetadata"),
+        ("grpc_server_status", "OK"),
+    ];
+    let name = "dapr_grpc_io_server_completed_rpcs";
+    assert_eq!(sum_samples(&text, name, &ok), 1.0, "{text}");
+    // Never the protobuf enum spelling.
+    assert!(!text.contains("INVALID_ARGUMENT"), "{text}");
+}

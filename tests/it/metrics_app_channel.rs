@@ -1,7 +1,8 @@
 //! App channel client metrics, as Go's: every call the sidecar makes to its
 //! app is counted in `dapr_http_client_*` (HTTP and h2c apps) or
 //! `dapr_grpc_io_client_*` (gRPC apps); health probes in their own
-//! `*_healthprobes_*` families, never as client calls.
+//! `*_healthprobes_*` families, never as client calls. Transparent-proxy
+//! calls are metered as Go's stream interceptors do.
 
 use std::time::{Duration, Instant};
 
@@ -301,4 +302,99 @@ fn grpc_health_probes_have_their_own_family() {
         sum_samples(&text, "dapr_grpc_io_client_completed_rpcs", &health),
         0.0
     );
+}
+
+#[test]
+fn proxied_grpc_calls_are_metered_as_go_does() {
+    use dapr::dapr::proto::common::v1::InvokeRequest;
+    use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
+    let port = crate::invoke_grpc::grpc_app().to_string();
+    let internal = free_port();
+    let d = InProc::start(
+        &[
+            "--app-id",
+            "mproxy",
+            "--app-port",
+            &port,
+            "--app-protocol",
+            "grpc",
+            "--dapr-internal-grpc-port",
+            &internal.to_string(),
+            "--dapr-internal-grpc-listen-address",
+            "127.0.0.1",
+        ],
+        daprd::runtime::Driver::Auto,
+        None,
+    );
+    wait_status(d.http, "/v1.0/healthz", 204);
+    let api = d.handle.as_ref().unwrap().grpc_port();
+    let before = scrape(&d);
+    crate::grpc::rt().block_on(async {
+        let connect = |port: u16| async move {
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+            AppCallbackClient::new(channel)
+        };
+        let call = |method: &str, headers: &[&'static str]| {
+            let mut r = tonic::Request::new(InvokeRequest {
+                method: method.into(),
+                ..Default::default()
+            });
+            for h in headers {
+                r.metadata_mut().insert(*h, "mproxy".parse().unwrap());
+            }
+            r
+        };
+        // As another sidecar relays a call that still carries `dapr-app-id`.
+        let both = ["dapr-app-id", "dapr-callee-app-id"];
+        let mut peer = connect(internal).await;
+        for _ in 0..2 {
+            peer.on_invoke(call("m", &both)).await.unwrap();
+        }
+        let err = peer.on_invoke(call("fail", &both)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        // Without `dapr-app-id` (Go ≥ 1.16 callers strip it): relayed, not metered.
+        peer.on_invoke(call("m", &["dapr-callee-app-id"]))
+            .await
+            .unwrap();
+        // From the app through the public API port, to this sidecar's app.
+        let mut app = connect(api).await;
+        app.on_invoke(call("m", &["dapr-app-id"])).await.unwrap();
+    });
+    let after = scrape(&d);
+    assert_exposition_format(&after);
+
+    let on_invoke = "/dapr.proto.runtime.v1.AppCallback/OnInvoke";
+    let client = [("app_id", "mproxy"), ("grpc_client_method", on_invoke)];
+    let with = |status: &'static str| {
+        let mut v = client.to_vec();
+        v.push(("grpc_client_status", status));
+        v
+    };
+    // The internal server's calls: client series, count and latency only.
+    let name = "dapr_grpc_io_client_completed_rpcs";
+    assert_eq!(grew(&before, &after, name, &with("OK")), 2.0, "{after}");
+    let denied = with("PermissionDenied");
+    assert_eq!(grew(&before, &after, name, &denied), 1.0, "{after}");
+    let name = "dapr_grpc_io_client_roundtrip_latency_count";
+    assert_eq!(grew(&before, &after, name, &with("OK")), 2.0);
+    for name in [
+        "dapr_grpc_io_client_sent_bytes_per_rpc_count",
+        "dapr_grpc_io_client_received_bytes_per_rpc_count",
+    ] {
+        assert_eq!(grew(&before, &after, name, &client), 0.0, "{name}");
+    }
+    // The API server's proxied call: a server series, no bytes; the
+    // internal server's calls are not server series.
+    let server = [("grpc_server_method", on_invoke)];
+    let ok = [server[0], ("grpc_server_status", "OK")];
+    let name = "dapr_grpc_io_server_completed_rpcs";
+    assert_eq!(grew(&before, &after, name, &ok), 1.0, "{after}");
+    assert_eq!(grew(&before, &after, name, &server), 1.0, "{after}");
+    let name = "dapr_grpc_io_server_received_bytes_per_rpc_count";
+    assert_eq!(grew(&before, &after, name, &server), 0.0, "{after}");
 }

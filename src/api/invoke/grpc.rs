@@ -168,7 +168,7 @@ pub async fn invoke_service(
         }
     };
     if !ctx.shared.app_health.is_healthy() {
-        return Err(invoke_error(id, crate::channel::health::UNHEALTHY).into());
+        return Err(invoke_error(id, crate::channel::health::UNHEALTHY_ERROR).into());
     }
     let message = req.message.unwrap_or_default();
     let headers = app_headers(ctx, metadata);

@@ -112,10 +112,7 @@ pub async fn call_app(
         ));
     };
     if !ctx.shared.app_health.is_healthy() {
-        return Err(channel_error(&format!(
-            "rpc error: code = Internal desc = {}",
-            crate::channel::health::UNHEALTHY
-        )));
+        return Err(channel_error(crate::channel::health::UNHEALTHY_ERROR));
     }
     if let Some(grpc) = ctx.app_grpc.as_ref() {
         return call_grpc_app(ctx, grpc, &req.metadata, message, body).await;

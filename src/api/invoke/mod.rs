@@ -88,7 +88,7 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
         Err(e) => return e.into(),
     };
     if !ctx.shared.app_health.is_healthy() {
-        return invoke_error(id, crate::channel::health::UNHEALTHY).into();
+        return invoke_error(id, crate::channel::health::UNHEALTHY_ERROR).into();
     }
     if let Some(grpc) = ctx.app_grpc.as_ref() {
         return grpc::http_to_grpc_app(ctx, grpc, id, method, req).await;
