@@ -12,6 +12,10 @@
 //! `dapr-caller-app-id` and `dapr-callee-app-id` added (Go:
 //! `pkg/messaging/grpc_proxy.go`); that sidecar ([`proxy_internal`], no API
 //! token) relays it to its app the same way.
+//!
+//! As in Go ≥ 1.16 (`pkg/api/grpc/proxy/handler.go`), every hop drops
+//! `dapr-app-id` from what it forwards: the target app never sees it, and
+//! the callee's sidecar finds the target by `dapr-callee-app-id`.
 
 use std::rc::Rc;
 
@@ -151,6 +155,7 @@ async fn to_app(
     // Toward the app: the caller's metadata minus transport and Dapr's own headers.
     strip_hop_by_hop(&mut head.headers);
     head.headers.remove(API_TOKEN_HEADER);
+    head.headers.remove(APP_ID_HEADER);
     crate::channel::add_app_token(&mut head.headers, &ctx.shared.opts);
     let path = head
         .uri

@@ -99,6 +99,31 @@ impl GrpcCode {
         }
     }
 
+    /// grpc-go's `codes.Code.String()` (`Canceled`, `InvalidArgument`, …):
+    /// what Go daprd puts in metric labels such as `grpc_client_status`, and
+    /// in its `rpc error: code = … desc = …` messages.
+    pub const fn go_name(self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Cancelled => "Canceled",
+            Self::Unknown => "Unknown",
+            Self::InvalidArgument => "InvalidArgument",
+            Self::DeadlineExceeded => "DeadlineExceeded",
+            Self::NotFound => "NotFound",
+            Self::AlreadyExists => "AlreadyExists",
+            Self::PermissionDenied => "PermissionDenied",
+            Self::ResourceExhausted => "ResourceExhausted",
+            Self::FailedPrecondition => "FailedPrecondition",
+            Self::Aborted => "Aborted",
+            Self::OutOfRange => "OutOfRange",
+            Self::Unimplemented => "Unimplemented",
+            Self::Internal => "Internal",
+            Self::Unavailable => "Unavailable",
+            Self::DataLoss => "DataLoss",
+            Self::Unauthenticated => "Unauthenticated",
+        }
+    }
+
     /// The HTTP status Dapr reports for a gRPC code (`pkg/messaging/v1/util.go`).
     pub const fn to_http(self) -> u16 {
         match self {
@@ -143,6 +168,8 @@ mod tests {
         assert_eq!(GrpcCode::Ok.as_u8(), 0);
         assert_eq!(GrpcCode::Unauthenticated.as_u8(), 16);
         assert_eq!(GrpcCode::FailedPrecondition.name(), "FAILED_PRECONDITION");
+        assert_eq!(GrpcCode::Cancelled.go_name(), "Canceled");
+        assert_eq!(GrpcCode::FailedPrecondition.go_name(), "FailedPrecondition");
         assert_eq!(GrpcCode::Aborted.to_http(), 409);
         assert_eq!(GrpcCode::ResourceExhausted.to_http(), 429);
     }

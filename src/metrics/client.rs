@@ -34,14 +34,16 @@
 //! other families here (Go truncates to whole milliseconds).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use http::Method;
 use percent_encoding::percent_decode_str;
 
 use super::names::*;
-use super::{escape, header, histogram, series, Latency, Shard, Sizes};
+use super::{
+    counted_latency, escape, header, histogram, pair, series, size_families, tally, Latency, Shard,
+    Sizes,
+};
 use crate::grpc::status::GrpcCode;
 
 /// One shard's app channel series.
@@ -84,10 +86,6 @@ struct Probe<S> {
     latency: Latency,
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 fn record_probe<S: PartialEq + Copy>(probes: &mut Vec<Probe<S>>, status: S, latency: Duration) {
     let i = match probes.iter().position(|p| p.status == status) {
         Some(i) => i,
@@ -101,8 +99,7 @@ fn record_probe<S: PartialEq + Copy>(probes: &mut Vec<Probe<S>>, status: S, late
         }
     };
     if let Some(p) = probes.get_mut(i) {
-        p.count += 1;
-        p.latency.observe(&LATENCY_BUCKETS_MS, ms(latency));
+        tally(&mut p.count, &mut p.latency, latency);
     }
 }
 
@@ -137,8 +134,7 @@ impl Shard {
             },
         );
         if let Some(e) = series {
-            e.count += 1;
-            e.latency.observe(&LATENCY_BUCKETS_MS, ms(latency));
+            tally(&mut e.count, &mut e.latency, latency);
             e.sent.observe(&SIZE_BUCKETS, sent as f64);
         }
         c.http_received.observe(&SIZE_BUCKETS, received as f64);
@@ -154,37 +150,28 @@ impl Shard {
         sent: u64,
         received: u64,
     ) {
-        let mut s = self.lock();
-        let c = &mut s.client;
-        let status = go_code_name(code);
-        let series = series(
-            &mut c.grpc,
-            &mut c.grpc_sets,
-            method,
-            |e| e.status == status,
-            || GrpcCall {
-                status,
-                count: 0,
-                latency: Latency::default(),
-                sent: Sizes::default(),
-                received: Sizes::default(),
-            },
-        );
-        if let Some(e) = series {
-            e.count += 1;
-            e.latency.observe(&LATENCY_BUCKETS_MS, ms(latency));
-            e.sent.observe(&SIZE_BUCKETS, sent as f64);
-            e.received.observe(&SIZE_BUCKETS, received as f64);
-        }
+        self.record_grpc_client(method, code, latency, Some((sent, received)));
     }
 
     /// Records one call to a gRPC app relayed by the transparent proxy for
     /// another sidecar: count and latency only (Go's
     /// `StreamClientRequestSent` records no bytes).
     pub fn record_app_grpc_proxied(&self, method: &str, code: GrpcCode, latency: Duration) {
+        self.record_grpc_client(method, code, latency, None);
+    }
+
+    /// One gRPC client call's count and latency, and its (sent, received)
+    /// message bytes when it has them.
+    fn record_grpc_client(
+        &self,
+        method: &str,
+        code: GrpcCode,
+        latency: Duration,
+        bytes: Option<(u64, u64)>,
+    ) {
         let mut s = self.lock();
         let c = &mut s.client;
-        let status = go_code_name(code);
+        let status = code.go_name();
         let series = series(
             &mut c.grpc,
             &mut c.grpc_sets,
@@ -199,8 +186,11 @@ impl Shard {
             },
         );
         if let Some(e) = series {
-            e.count += 1;
-            e.latency.observe(&LATENCY_BUCKETS_MS, ms(latency));
+            tally(&mut e.count, &mut e.latency, latency);
+            if let Some((sent, received)) = bytes {
+                e.sent.observe(&SIZE_BUCKETS, sent as f64);
+                e.received.observe(&SIZE_BUCKETS, received as f64);
+            }
         }
     }
 
@@ -213,7 +203,7 @@ impl Shard {
     /// Records one gRPC app health probe.
     pub fn record_app_grpc_probe(&self, code: GrpcCode, latency: Duration) {
         let mut s = self.lock();
-        record_probe(&mut s.client.grpc_probes, go_code_name(code), latency);
+        record_probe(&mut s.client.grpc_probes, code.go_name(), latency);
     }
 }
 
@@ -275,25 +265,7 @@ impl Drop for GrpcCallTimer<'_> {
 /// grpc-go's `codes.Code.String()`, which Go daprd puts in
 /// `grpc_client_status` (`Canceled`, `InvalidArgument`, …).
 pub fn go_code_name(code: GrpcCode) -> &'static str {
-    match code {
-        GrpcCode::Ok => "OK",
-        GrpcCode::Cancelled => "Canceled",
-        GrpcCode::Unknown => "Unknown",
-        GrpcCode::InvalidArgument => "InvalidArgument",
-        GrpcCode::DeadlineExceeded => "DeadlineExceeded",
-        GrpcCode::NotFound => "NotFound",
-        GrpcCode::AlreadyExists => "AlreadyExists",
-        GrpcCode::PermissionDenied => "PermissionDenied",
-        GrpcCode::ResourceExhausted => "ResourceExhausted",
-        GrpcCode::FailedPrecondition => "FailedPrecondition",
-        GrpcCode::Aborted => "Aborted",
-        GrpcCode::OutOfRange => "OutOfRange",
-        GrpcCode::Unimplemented => "Unimplemented",
-        GrpcCode::Internal => "Internal",
-        GrpcCode::Unavailable => "Unavailable",
-        GrpcCode::DataLoss => "DataLoss",
-        GrpcCode::Unauthenticated => "Unauthenticated",
-    }
+    code.go_name()
 }
 
 /// Go's `method` label: the verb when it is one of the nine standard ones,
@@ -462,30 +434,17 @@ impl ClientTotals {
                 escape(p)
             )
         };
-        header(
+        counted_latency(
             out,
-            HTTP_CLIENT_COMPLETED,
-            "counter",
-            "Count of completed requests",
-        );
-        for (k, (count, _, _)) in &self.http {
-            let _ = writeln!(out, "{HTTP_CLIENT_COMPLETED}{{{}}} {count}", http_labels(k));
-        }
-        header(
-            out,
-            HTTP_CLIENT_LATENCY,
-            "histogram",
-            "Time between first byte of request headers sent to last byte of response received, or terminal error",
-        );
-        for (k, (_, lat, _)) in &self.http {
-            histogram(
-                out,
+            (HTTP_CLIENT_COMPLETED, "Count of completed requests"),
+            (
                 HTTP_CLIENT_LATENCY,
-                &http_labels(k),
-                &LATENCY_BUCKETS_MS,
-                lat,
-            );
-        }
+                "Time between first byte of request headers sent to last byte of response received, or terminal error",
+            ),
+            &self.http,
+            |v| (v.0, &v.1),
+            http_labels,
+        );
         // Sent bytes carry no status (Go records them before the call).
         let mut sent: BTreeMap<(&str, &str), Sizes> = BTreeMap::new();
         for ((p, m, _), (_, _, s)) in &self.http {
@@ -520,11 +479,12 @@ impl ClientTotals {
                 &self.http_received,
             );
         }
-        probes(
+        counted_latency(
             out,
             (HTTP_PROBE_COMPLETED, "Count of completed health probes"),
             (HTTP_PROBE_LATENCY, "Time between first byte of health probes headers sent to last byte of response received, or terminal error"),
             &self.http_probes,
+            pair,
             |s| format!("{L_APP_ID}=\"{app}\",{L_STATUS}=\"{s}\""),
         );
 
@@ -534,30 +494,17 @@ impl ClientTotals {
                 escape(m)
             )
         };
-        header(
+        counted_latency(
             out,
-            GRPC_CLIENT_COMPLETED,
-            "counter",
-            "Count of RPCs by method and status.",
-        );
-        for (k, (count, ..)) in &self.grpc {
-            let _ = writeln!(out, "{GRPC_CLIENT_COMPLETED}{{{}}} {count}", grpc_labels(k));
-        }
-        header(
-            out,
-            GRPC_CLIENT_LATENCY,
-            "histogram",
-            "Time between first byte of request sent to last byte of response received, or terminal error.",
-        );
-        for (k, (_, lat, ..)) in &self.grpc {
-            histogram(
-                out,
+            (GRPC_CLIENT_COMPLETED, "Count of RPCs by method and status."),
+            (
                 GRPC_CLIENT_LATENCY,
-                &grpc_labels(k),
-                &LATENCY_BUCKETS_MS,
-                lat,
-            );
-        }
+                "Time between first byte of request sent to last byte of response received, or terminal error.",
+            ),
+            &self.grpc,
+            |v| (v.0, &v.1),
+            grpc_labels,
+        );
         // Bytes are by method only; a method only ever proxied has none.
         let mut bytes: BTreeMap<&str, (Sizes, Sizes)> = BTreeMap::new();
         for ((m, _), (_, _, sent, received)) in &self.grpc {
@@ -568,60 +515,43 @@ impl ClientTotals {
             slot.0.merge(sent);
             slot.1.merge(received);
         }
-        type Pick = fn(&(Sizes, Sizes)) -> &Sizes;
-        let families: [(&str, &str, Pick); 2] = [
-            (
-                GRPC_CLIENT_SENT_BYTES,
-                "Total bytes sent across all request messages per RPC.",
-                |b| &b.0,
-            ),
-            (
-                GRPC_CLIENT_RECEIVED_BYTES,
-                "Total bytes received across all response messages per RPC.",
-                |b| &b.1,
-            ),
-        ];
-        for (name, help, pick) in families {
-            header(out, name, "histogram", help);
-            for (m, b) in &bytes {
-                let labels = format!(
+        size_families(
+            out,
+            [
+                (
+                    GRPC_CLIENT_SENT_BYTES,
+                    "Total bytes sent across all request messages per RPC.",
+                    |b| &b.0,
+                ),
+                (
+                    GRPC_CLIENT_RECEIVED_BYTES,
+                    "Total bytes received across all response messages per RPC.",
+                    |b| &b.1,
+                ),
+            ],
+            &bytes,
+            |m| {
+                format!(
                     "{L_APP_ID}=\"{app}\",{L_GRPC_CLIENT_METHOD}=\"{}\"",
                     escape(m)
-                );
-                histogram(out, name, &labels, &SIZE_BUCKETS, pick(b));
-            }
-        }
-        probes(
+                )
+            },
+        );
+        counted_latency(
             out,
             (GRPC_PROBE_COMPLETED, "Count of completed health probes"),
             (GRPC_PROBE_LATENCY, "Time between first byte of health probes sent to last byte of response received, or terminal error"),
             &self.grpc_probes,
+            pair,
             |s| format!("{L_APP_ID}=\"{app}\",{L_GRPC_CLIENT_STATUS}=\"{s}\""),
         );
-    }
-}
-
-/// A health probe counter and latency family.
-fn probes<S>(
-    out: &mut String,
-    (count_name, count_help): (&str, &str),
-    (latency_name, latency_help): (&str, &str),
-    series: &BTreeMap<S, (u64, Latency)>,
-    labels: impl Fn(&S) -> String,
-) {
-    header(out, count_name, "counter", count_help);
-    for (s, (count, _)) in series {
-        let _ = writeln!(out, "{count_name}{{{}}} {count}", labels(s));
-    }
-    header(out, latency_name, "histogram", latency_help);
-    for (s, (_, lat)) in series {
-        histogram(out, latency_name, &labels(s), &LATENCY_BUCKETS_MS, lat);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::tests::sample;
     use crate::metrics::Metrics;
 
     fn label(target: &str) -> String {
@@ -740,14 +670,6 @@ mod tests {
         assert_eq!(go_code_name(GrpcCode::Cancelled), "Canceled");
         assert_eq!(go_code_name(GrpcCode::InvalidArgument), "InvalidArgument");
         assert_eq!(go_code_name(GrpcCode::Ok), "OK");
-    }
-
-    fn sample(text: &str, prefix: &str) -> f64 {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"));
-        line.rsplit_once(' ').unwrap().1.parse().unwrap()
     }
 
     #[test]

@@ -133,28 +133,22 @@ impl Metrics {
 
         let app = &self.app_id;
         let mut out = String::with_capacity(16 * 1024);
-        header(
+        counted_latency(
             &mut out,
-            HTTP_REQUEST_COUNT,
-            "counter",
-            "The number of HTTP requests started in server.",
+            (
+                HTTP_REQUEST_COUNT,
+                "The number of HTTP requests started in server.",
+            ),
+            (HTTP_LATENCY, "The latency distribution of HTTP requests."),
+            &http,
+            pair,
+            |(m, p, s)| {
+                format!(
+                    "{L_APP_ID}=\"{app}\",{L_METHOD}=\"{m}\",{L_PATH}=\"{}\",{L_STATUS}=\"{s}\"",
+                    escape(p)
+                )
+            },
         );
-        for ((m, p, s), (count, _)) in &http {
-            let _ = writeln!(out, "{HTTP_REQUEST_COUNT}{{{L_APP_ID}=\"{app}\",{L_METHOD}=\"{m}\",{L_PATH}=\"{}\",{L_STATUS}=\"{s}\"}} {count}", escape(p));
-        }
-        header(
-            &mut out,
-            HTTP_LATENCY,
-            "histogram",
-            "The latency distribution of HTTP requests.",
-        );
-        for ((m, p, s), (_, lat)) in &http {
-            let labels = format!(
-                "{L_APP_ID}=\"{app}\",{L_METHOD}=\"{m}\",{L_PATH}=\"{}\",{L_STATUS}=\"{s}\"",
-                escape(p)
-            );
-            histogram(&mut out, HTTP_LATENCY, &labels, &LATENCY_BUCKETS_MS, lat);
-        }
         let app_only = format!("{L_APP_ID}=\"{app}\"");
         header(
             &mut out,
@@ -183,57 +177,52 @@ impl Metrics {
             &resp_bytes,
         );
 
-        header(
+        counted_latency(
             &mut out,
-            GRPC_COMPLETED,
-            "counter",
-            "Count of RPCs by method and status.",
+            (GRPC_COMPLETED, "Count of RPCs by method and status."),
+            (
+                GRPC_LATENCY,
+                "Distribution of server latency in milliseconds, by method.",
+            ),
+            &grpc,
+            pair,
+            |(m, code)| {
+                format!(
+                    "{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\",{L_GRPC_STATUS}=\"{code}\"",
+                    escape(m)
+                )
+            },
         );
-        for ((m, code), (count, _)) in &grpc {
-            let _ = writeln!(out, "{GRPC_COMPLETED}{{{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\",{L_GRPC_STATUS}=\"{code}\"}} {count}", escape(m));
-        }
-        header(
+        size_families(
             &mut out,
-            GRPC_LATENCY,
-            "histogram",
-            "Distribution of server latency in milliseconds, by method.",
+            [
+                (
+                    GRPC_RECEIVED_BYTES,
+                    "Distribution of received bytes per RPC, by method.",
+                    |b| &b.0,
+                ),
+                (
+                    GRPC_SENT_BYTES,
+                    "Distribution of total sent bytes per RPC, by method.",
+                    |b| &b.1,
+                ),
+            ],
+            &grpc_bytes,
+            |m| format!("{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\"", escape(m)),
         );
-        for ((m, code), (_, lat)) in &grpc {
-            let labels = format!(
-                "{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\",{L_GRPC_STATUS}=\"{code}\"",
-                escape(m)
-            );
-            histogram(&mut out, GRPC_LATENCY, &labels, &LATENCY_BUCKETS_MS, lat);
-        }
-        type Pick = fn(&(Sizes, Sizes)) -> &Sizes;
-        let families: [(&str, &str, Pick); 2] = [
-            (
-                GRPC_RECEIVED_BYTES,
-                "Distribution of received bytes per RPC, by method.",
-                |b| &b.0,
-            ),
-            (
-                GRPC_SENT_BYTES,
-                "Distribution of total sent bytes per RPC, by method.",
-                |b| &b.1,
-            ),
-        ];
-        for (name, help, pick) in families {
-            header(&mut out, name, "histogram", help);
-            for (m, bytes) in &grpc_bytes {
-                let labels = format!("{L_APP_ID}=\"{app}\",{L_GRPC_METHOD}=\"{}\"", escape(m));
-                histogram(&mut out, name, &labels, &SIZE_BUCKETS, pick(bytes));
-            }
-        }
 
+        // The pub/sub and binding families share their first labels; the
+        // rest (from the topic or operation, and the outcome) differ.
         let ns = &self.namespace;
-        let pubsub: [(&str, &str, &str, &str, &Topics); 2] = [
+        type Tail = fn(&str, &str) -> String;
+        let topic_families: [(&str, &str, &str, &str, &Topics, Tail); 4] = [
             (
                 PUBSUB_INGRESS_COUNT,
                 PUBSUB_INGRESS_LATENCY,
                 "The number of incoming messages arriving from the pub/sub component.",
                 "The consuming app event processing latency.",
                 &ingress,
+                |t, o| format!(",{L_PROCESS_STATUS}=\"{o}\",{L_STATUS}=\"{o}\",{L_TOPIC}=\"{t}\""),
             ),
             (
                 PUBSUB_EGRESS_COUNT,
@@ -241,33 +230,15 @@ impl Metrics {
                 "The number of outgoing messages published to the pub/sub component.",
                 "The latency of the response from the pub/sub component.",
                 &egress,
+                |t, o| format!(",{L_SUCCESS}=\"{o}\",{L_TOPIC}=\"{t}\""),
             ),
-        ];
-        for (count_name, latency_name, count_help, latency_help, series) in pubsub {
-            let labels = |(c, t, o): &(String, String, &str)| {
-                let (c, t) = (escape(c), escape(t));
-                if count_name == PUBSUB_INGRESS_COUNT {
-                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_PROCESS_STATUS}=\"{o}\",{L_STATUS}=\"{o}\",{L_TOPIC}=\"{t}\"")
-                } else {
-                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_SUCCESS}=\"{o}\",{L_TOPIC}=\"{t}\"")
-                }
-            };
-            counted_latency(
-                &mut out,
-                (count_name, count_help),
-                (latency_name, latency_help),
-                series,
-                labels,
-            );
-        }
-
-        let bindings: [(&str, &str, &str, &str, &Topics); 2] = [
             (
                 OUTPUT_BINDING_COUNT,
                 OUTPUT_BINDING_LATENCY,
                 "The number of operations invoked on the output binding component.",
                 "The latency of the response from the output binding component.",
                 &bind_out,
+                |op, o| format!(",{L_OPERATION}=\"{op}\",{L_SUCCESS}=\"{o}\""),
             ),
             (
                 INPUT_BINDING_COUNT,
@@ -275,23 +246,23 @@ impl Metrics {
                 "The number of incoming events arriving from the input binding component.",
                 "The triggered input binding latency.",
                 &bind_in,
+                |_, o| format!(",{L_SUCCESS}=\"{o}\""),
             ),
         ];
-        for (count_name, latency_name, count_help, latency_help, series) in bindings {
-            let labels = |(c, op, o): &(String, String, &str)| {
-                let (c, op) = (escape(c), escape(op));
-                if count_name == OUTPUT_BINDING_COUNT {
-                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_OPERATION}=\"{op}\",{L_SUCCESS}=\"{o}\"")
-                } else {
-                    format!("{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{c}\",{L_NAMESPACE}=\"{ns}\",{L_SUCCESS}=\"{o}\"")
-                }
-            };
+        for (count_name, latency_name, count_help, latency_help, series, tail) in topic_families {
             counted_latency(
                 &mut out,
                 (count_name, count_help),
                 (latency_name, latency_help),
                 series,
-                labels,
+                pair,
+                |(c, t, o): &(String, String, &str)| {
+                    format!(
+                        "{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{}\",{L_NAMESPACE}=\"{ns}\"{}",
+                        escape(c),
+                        tail(&escape(t), o)
+                    )
+                },
             );
         }
 
@@ -492,10 +463,7 @@ impl Shard {
             },
         );
         if let Some(series) = series {
-            series.count += 1;
-            series
-                .latency
-                .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
+            tally(&mut series.count, &mut series.latency, latency);
         }
         s.req_bytes.observe(&SIZE_BUCKETS, req_bytes as f64);
         s.resp_bytes.observe(&SIZE_BUCKETS, resp_bytes as f64);
@@ -619,7 +587,7 @@ impl Shard {
         let slot = s.invocation.entry(key).or_default();
         slot.0 += 1;
         if let Some(l) = latency {
-            slot.1.observe(&LATENCY_BUCKETS_MS, l.as_secs_f64() * 1e3);
+            slot.1.observe(&LATENCY_BUCKETS_MS, ms(l));
         }
     }
 
@@ -694,10 +662,7 @@ fn record_topic(
         },
     );
     if let Some(series) = series {
-        series.count += 1;
-        series
-            .latency
-            .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
+        tally(&mut series.count, &mut series.latency, latency);
     }
 }
 
@@ -792,11 +757,19 @@ fn record_grpc_call(s: &mut ShardData, method: &str, code: &'static str, latency
         },
     );
     if let Some(series) = series {
-        series.count += 1;
-        series
-            .latency
-            .observe(&LATENCY_BUCKETS_MS, latency.as_secs_f64() * 1e3);
+        tally(&mut series.count, &mut series.latency, latency);
     }
+}
+
+/// A duration in (fractional) milliseconds, the unit of the latency families.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Counts one event in a series: its count and its latency histogram.
+fn tally(count: &mut u64, histogram: &mut Latency, latency: Duration) {
+    *count += 1;
+    histogram.observe(&LATENCY_BUCKETS_MS, ms(latency));
 }
 
 fn record_worker(s: &mut ShardData, latency: Duration) {
@@ -805,21 +778,53 @@ fn record_worker(s: &mut ShardData, latency: Duration) {
     s.latency_us.saturating_record(us.max(1));
 }
 
-/// A counter family and a latency histogram family over the same label sets.
-fn counted_latency<K>(
+/// A counter family and a latency histogram family over the same label
+/// sets; `parts` gives a series' count and latency.
+fn counted_latency<K, V>(
     out: &mut String,
     (count_name, count_help): (&str, &str),
     (latency_name, latency_help): (&str, &str),
-    series: &BTreeMap<K, (u64, Latency)>,
+    series: &BTreeMap<K, V>,
+    parts: impl Fn(&V) -> (u64, &Latency),
     labels: impl Fn(&K) -> String,
 ) {
     header(out, count_name, "counter", count_help);
-    for (k, (count, _)) in series {
-        let _ = writeln!(out, "{count_name}{{{}}} {count}", labels(k));
+    for (k, v) in series {
+        let _ = writeln!(out, "{count_name}{{{}}} {}", labels(k), parts(v).0);
     }
     header(out, latency_name, "histogram", latency_help);
-    for (k, (_, lat)) in series {
-        histogram(out, latency_name, &labels(k), &LATENCY_BUCKETS_MS, lat);
+    for (k, v) in series {
+        histogram(
+            out,
+            latency_name,
+            &labels(k),
+            &LATENCY_BUCKETS_MS,
+            parts(v).1,
+        );
+    }
+}
+
+/// The parts of a plain (count, latency) series, for [`counted_latency`].
+fn pair(v: &(u64, Latency)) -> (u64, &Latency) {
+    (v.0, &v.1)
+}
+
+/// Picks one of a (received or sent, …) pair of size histograms.
+type PickSizes = fn(&(Sizes, Sizes)) -> &Sizes;
+
+/// Size histogram families over the same label sets: each of `families`
+/// (name, help, which of the pair) renders one histogram per set.
+fn size_families<K, const F: usize>(
+    out: &mut String,
+    families: [(&str, &str, PickSizes); F],
+    series: &BTreeMap<K, (Sizes, Sizes)>,
+    labels: impl Fn(&K) -> String,
+) {
+    for (name, help, pick) in families {
+        header(out, name, "histogram", help);
+        for (k, sizes) in series {
+            histogram(out, name, &labels(k), &SIZE_BUCKETS, pick(sizes));
+        }
     }
 }
 
@@ -857,7 +862,8 @@ fn escape(v: &str) -> String {
 mod tests {
     use super::*;
 
-    fn sample(text: &str, line_prefix: &str) -> f64 {
+    /// The value of the first sample line starting with `line_prefix`.
+    pub(super) fn sample(text: &str, line_prefix: &str) -> f64 {
         let line = text
             .lines()
             .find(|l| l.starts_with(line_prefix))
@@ -935,6 +941,28 @@ mod tests {
         let t = m.render();
         assert_eq!(sample(&t, "dapr_grpc_io_server_completed_rpcs{app_id=\"app\",grpc_server_method=\"/dapr.proto.runtime.v1.Dapr/GetMetadata\",grpc_server_status=\"OK\"}"), 1.0);
         assert_eq!(sample(&t, "dapr_grpc_io_server_sent_bytes_per_rpc_sum{app_id=\"app\",grpc_server_method=\"/dapr.proto.runtime.v1.Dapr/GetMetadata\"}"), 120.0);
+    }
+
+    #[test]
+    fn pubsub_and_binding_labels_as_go() {
+        let m = Metrics::new_in("app", Some("ns"), 1);
+        let d = Duration::from_millis(2);
+        let s = m.shard(0);
+        s.record_pubsub_ingress("ps", "t\"1", "success", d);
+        s.record_pubsub_egress("ps", "t2", false, d);
+        s.record_output_binding("b", "create", true, d);
+        s.record_input_binding("b", false, d);
+        let t = m.render();
+        for line in [
+            "dapr_component_pubsub_ingress_count{app_id=\"app\",component=\"ps\",namespace=\"ns\",process_status=\"success\",status=\"success\",topic=\"t\\\"1\"}",
+            "dapr_component_pubsub_egress_count{app_id=\"app\",component=\"ps\",namespace=\"ns\",success=\"false\",topic=\"t2\"}",
+            "dapr_component_output_binding_count{app_id=\"app\",component=\"b\",namespace=\"ns\",operation=\"create\",success=\"true\"}",
+            "dapr_component_input_binding_count{app_id=\"app\",component=\"b\",namespace=\"ns\",success=\"false\"}",
+        ] {
+            assert_eq!(sample(&t, line), 1.0, "{line}");
+        }
+        let lat = "dapr_component_output_binding_latencies_count{app_id=\"app\",component=\"b\",namespace=\"ns\",operation=\"create\",success=\"true\"}";
+        assert_eq!(sample(&t, lat), 1.0);
     }
 
     #[test]

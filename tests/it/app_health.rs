@@ -116,21 +116,13 @@ fn unhealthy_grpc_app_fails_invocations_as_go_but_not_proxied_calls() {
     use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
     // The test gRPC app serves no health check: every probe fails, so the
     // app never becomes healthy.
-    let port = crate::invoke_grpc::grpc_app().to_string();
-    let d = InProc::start(
+    let d = crate::invoke_grpc::sidecar_for_grpc_app(
+        "healthy",
         &[
-            "--app-id",
-            "healthy",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "grpc",
             "--enable-app-health-check",
             "--app-health-probe-interval",
             "1",
         ],
-        daprd::runtime::Driver::Auto,
-        None,
     );
     let r = request(
         d.http,

@@ -307,6 +307,20 @@ pub fn run_to_exit(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// Runs the binary as app `app_id` with the components in `dir` (every
+/// port 0) to its exit, which must be a failed start-up (exit code 1);
+/// returns its output.
+pub fn failed_start_up(app_id: &str, dir: &std::path::Path) -> String {
+    let dir = dir.display().to_string();
+    let mut args = vec!["--app-id", app_id, "--resources-path", &dir];
+    for listener in ["--dapr-http-port", "--dapr-grpc-port", "--metrics-port"] {
+        args.extend([listener, "0"]);
+    }
+    let (code, out) = run_to_exit(&args);
+    assert_eq!(code, 1, "{out}");
+    out
+}
+
 // === in-process ===
 
 /// Which driver in-process tests run on.
@@ -320,6 +334,22 @@ pub struct InProc {
 }
 
 impl InProc {
+    /// [`InProc::start`] (auto driver) for app `app_id` listening on `port`
+    /// and speaking `protocol` (`--app-protocol`), with `extra` flags.
+    pub fn for_app(app_id: &str, port: u16, protocol: &str, extra: &[&str]) -> InProc {
+        let port = port.to_string();
+        let mut args = vec![
+            "--app-id",
+            app_id,
+            "--app-port",
+            &port,
+            "--app-protocol",
+            protocol,
+        ];
+        args.extend_from_slice(extra);
+        InProc::start(&args, daprd::runtime::Driver::Auto, None)
+    }
+
     /// Starts the runtime in-process with port 0 everywhere on 127.0.0.1.
     pub fn start(
         extra: &[&str],

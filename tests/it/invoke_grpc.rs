@@ -71,7 +71,9 @@ fn sdk_invokes_an_http_app() {
     });
 }
 
-/// A gRPC app answering `OnInvoke` with the method, verb, query string and data it saw.
+/// A gRPC app answering `OnInvoke` with the method, verb, query string and
+/// data it saw; method `metadata` answers the metadata it saw instead, one
+/// `name: value` line each, sorted.
 struct Echo;
 
 #[tonic::async_trait]
@@ -86,9 +88,23 @@ impl AppCallback for Echo {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let mut seen: Vec<String> = req
+            .metadata()
+            .clone()
+            .into_headers()
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", String::from_utf8_lossy(v.as_bytes())))
+            .collect();
+        seen.sort();
         let r = req.into_inner();
         if r.method == "fail" {
             return Err(Status::permission_denied("no way"));
+        }
+        if r.method == "metadata" {
+            return Ok(Response::new(InvokeResponse {
+                data: any(seen.join("\n").as_bytes()),
+                content_type: "text/plain".into(),
+            }));
         }
         let ext = r.http_extension.unwrap_or_default();
         let data = r.data.map(|d| d.value).unwrap_or_default();
@@ -162,21 +178,15 @@ pub(crate) fn grpc_app() -> u16 {
     port
 }
 
+/// A sidecar in-process (auto driver) for app `app_id`, a fresh
+/// [`grpc_app`] (`--app-protocol grpc`), with `extra` flags.
+pub(crate) fn sidecar_for_grpc_app(app_id: &str, extra: &[&str]) -> InProc {
+    InProc::for_app(app_id, grpc_app(), "grpc", extra)
+}
+
 #[test]
 fn a_grpc_app_is_invoked_over_grpc_and_http() {
-    let port = grpc_app().to_string();
-    let d = InProc::start(
-        &[
-            "--app-id",
-            "gapp",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "grpc",
-        ],
-        daprd::runtime::Driver::Auto,
-        None,
-    );
+    let d = sidecar_for_grpc_app("gapp", &[]);
     wait_status(d.http, "/v1.0/healthz", 204);
     // HTTP → OnInvoke: verb, query string, content type and body carried over.
     let r = request(
@@ -215,19 +225,7 @@ fn a_grpc_app_is_invoked_over_grpc_and_http() {
 #[test]
 fn non_dapr_grpc_calls_with_dapr_app_id_are_proxied() {
     use sdk::app_callback_client::AppCallbackClient;
-    let port = grpc_app().to_string();
-    let d = InProc::start(
-        &[
-            "--app-id",
-            "proxied",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "grpc",
-        ],
-        daprd::runtime::Driver::Auto,
-        None,
-    );
+    let d = sidecar_for_grpc_app("proxied", &[]);
     wait_status(d.http, "/v1.0/healthz", 204);
     crate::grpc::rt().block_on(async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", grpc_addr(&d)))
@@ -252,6 +250,14 @@ fn non_dapr_grpc_calls_with_dapr_app_id_are_proxied() {
             .unwrap();
         let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
         assert!(text.starts_with("m verb=0"), "{text}");
+        // As in Go ≥ 1.16 the app does not see `dapr-app-id`; the rest of
+        // the caller's metadata reaches it.
+        let mut r = call("metadata", Vec::new(), "proxied");
+        r.metadata_mut().insert("x-mine", "kept".parse().unwrap());
+        let r = c.on_invoke(r).await.unwrap();
+        let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
+        assert!(!text.contains("dapr-app-id"), "{text}");
+        assert!(text.contains("x-mine: kept"), "{text}");
         // 1 MiB each way: flow control end to end.
         let big = vec![b'z'; 1 << 20];
         let r = c.on_invoke(call("big", big, "proxied")).await.unwrap();

@@ -74,19 +74,7 @@ pub(crate) fn h2c_app() -> u16 {
 
 #[test]
 fn h2c_app_is_invoked_over_http2() {
-    let port = h2c_app().to_string();
-    let d = InProc::start(
-        &[
-            "--app-id",
-            "h2app",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "h2c",
-        ],
-        daprd::runtime::Driver::Auto,
-        None,
-    );
+    let d = InProc::for_app("h2app", h2c_app(), "h2c", &[]);
     wait_status(d.http, "/v1.0/healthz", 204);
     let r = request(
         d.http,

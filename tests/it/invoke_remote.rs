@@ -478,6 +478,22 @@ fn grpc_invoke_service_and_proxying_reach_the_other_sidecar() {
                 .unwrap();
             let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
             assert_eq!(text, format!("m verb=0 q= ct= caller={a_id} data=hi"));
+            // As in Go ≥ 1.16 (its `serviceinvocation/grpc/proxy.go`): no
+            // `dapr-app-id` reaches C's app; caller and callee ids do.
+            let r = proxied
+                .on_invoke(call("metadata", Vec::new(), header))
+                .await
+                .unwrap();
+            let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
+            assert!(!text.contains("dapr-app-id:"), "{text}");
+            assert!(
+                text.contains(&format!("dapr-callee-app-id: {c_id}")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("dapr-caller-app-id: {a_id}")),
+                "{text}"
+            );
         }
         // 1 MiB each way, and the app's errors unchanged.
         let big = vec![b'z'; 1 << 20];

@@ -146,19 +146,7 @@ fn http_app_calls_are_counted_per_call() {
 
 #[test]
 fn h2c_app_calls_are_counted_like_http_ones() {
-    let port = crate::invoke_h2c::h2c_app().to_string();
-    let d = InProc::start(
-        &[
-            "--app-id",
-            "mh2c",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "h2c",
-        ],
-        daprd::runtime::Driver::Auto,
-        None,
-    );
+    let d = InProc::for_app("mh2c", crate::invoke_h2c::h2c_app(), "h2c", &[]);
     wait_status(d.http, "/v1.0/healthz", 204);
     let before = scrape(&d);
     for _ in 0..3 {
@@ -199,19 +187,7 @@ fn h2c_app_calls_are_counted_like_http_ones() {
 
 #[test]
 fn grpc_app_calls_are_counted_per_rpc() {
-    let port = crate::invoke_grpc::grpc_app().to_string();
-    let d = InProc::start(
-        &[
-            "--app-id",
-            "mgrpc",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "grpc",
-        ],
-        daprd::runtime::Driver::Auto,
-        None,
-    );
+    let d = crate::invoke_grpc::sidecar_for_grpc_app("mgrpc", &[]);
     wait_status(d.http, "/v1.0/healthz", 204);
     let before = scrape(&d);
     let mut received = 0;
@@ -266,21 +242,13 @@ fn grpc_app_calls_are_counted_per_rpc() {
 #[test]
 fn grpc_health_probes_have_their_own_family() {
     // The test app has no health check service: every probe is Unimplemented.
-    let port = crate::invoke_grpc::grpc_app().to_string();
-    let d = InProc::start(
+    let d = crate::invoke_grpc::sidecar_for_grpc_app(
+        "mgprobe",
         &[
-            "--app-id",
-            "mgprobe",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "grpc",
             "--enable-app-health-check",
             "--app-health-probe-interval",
             "1",
         ],
-        daprd::runtime::Driver::Auto,
-        None,
     );
     let want = [
         ("app_id", "mgprobe"),
@@ -308,23 +276,15 @@ fn grpc_health_probes_have_their_own_family() {
 fn proxied_grpc_calls_are_metered_as_go_does() {
     use dapr::dapr::proto::common::v1::InvokeRequest;
     use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
-    let port = crate::invoke_grpc::grpc_app().to_string();
     let internal = free_port();
-    let d = InProc::start(
+    let d = crate::invoke_grpc::sidecar_for_grpc_app(
+        "mproxy",
         &[
-            "--app-id",
-            "mproxy",
-            "--app-port",
-            &port,
-            "--app-protocol",
-            "grpc",
             "--dapr-internal-grpc-port",
             &internal.to_string(),
             "--dapr-internal-grpc-listen-address",
             "127.0.0.1",
         ],
-        daprd::runtime::Driver::Auto,
-        None,
     );
     wait_status(d.http, "/v1.0/healthz", 204);
     let api = d.handle.as_ref().unwrap().grpc_port();

@@ -561,19 +561,7 @@ fn cluster_type_against_a_plain_redis_fails_start() {
         "state.redis",
         &[("redisHost", &redis.addr()), ("redisType", "cluster")],
     );
-    let (code, out) = run_to_exit(&[
-        "--app-id",
-        "notacluster",
-        "--resources-path",
-        &dir.display().to_string(),
-        "--dapr-http-port",
-        "0",
-        "--dapr-grpc-port",
-        "0",
-        "--metrics-port",
-        "0",
-    ]);
-    assert_eq!(code, 1, "{out}");
+    let out = failed_start_up("notacluster", &dir);
     assert!(
         out.contains("statestore") && out.contains("not a cluster node"),
         "{out}"
@@ -729,19 +717,7 @@ fn cluster_lock_and_configuration_refuse_to_start() {
             kind,
             &[("redisHost", &cluster.hosts()), ("redisType", "cluster")],
         );
-        let (code, out) = run_to_exit(&[
-            "--app-id",
-            "refused",
-            "--resources-path",
-            &dir.display().to_string(),
-            "--dapr-http-port",
-            "0",
-            "--dapr-grpc-port",
-            "0",
-            "--metrics-port",
-            "0",
-        ]);
-        assert_eq!(code, 1, "{kind}: {out}");
+        let out = failed_start_up("refused", &dir);
         assert!(
             out.contains("statestore") && out.contains(needle),
             "{kind}: {out}"

@@ -179,20 +179,7 @@ fn save_and_get(d: &Daprd, key: &str, value: &str) {
 
 /// Runs daprd to its exit (start-up must fail) and returns its output.
 fn failed_start(dir: &Path) -> String {
-    let dir = dir_arg(dir);
-    let (code, out) = run_to_exit(&[
-        "--app-id",
-        "tlsfail",
-        "--resources-path",
-        &dir,
-        "--dapr-http-port",
-        "0",
-        "--dapr-grpc-port",
-        "0",
-        "--metrics-port",
-        "0",
-    ]);
-    assert_eq!(code, 1, "{out}");
+    let out = failed_start_up("tlsfail", dir);
     assert!(out.contains("statestore"), "{out}");
     out
 }

@@ -291,19 +291,7 @@ fn unreachable_redis_fails_start_naming_the_component() {
     };
     redis.kill();
     let dir = services::component_dir("state.redis", &[("redisHost", &redis.addr())]);
-    let (code, out) = run_to_exit(&[
-        "--app-id",
-        "nored",
-        "--resources-path",
-        &dir.display().to_string(),
-        "--dapr-http-port",
-        "0",
-        "--dapr-grpc-port",
-        "0",
-        "--metrics-port",
-        "0",
-    ]);
-    assert_eq!(code, 1, "{out}");
+    let out = failed_start_up("nored", &dir);
     assert!(
         out.contains("statestore") && out.contains("error connecting to redis"),
         "{out}"

@@ -159,41 +159,38 @@ pub struct CallError {
 }
 
 impl CallError {
-    fn unavailable(message: impl Into<String>) -> Self {
+    fn unavailable(message: impl std::fmt::Display) -> Self {
         Self {
             code: GrpcCode::Unavailable,
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
-    fn internal(message: impl Into<String>) -> Self {
+    fn internal(message: impl std::fmt::Display) -> Self {
         Self {
             code: GrpcCode::Internal,
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 
-    /// grpc-go's code names (`Unavailable`, `DeadlineExceeded`, …).
-    fn code_name(&self) -> &'static str {
-        match self.code {
-            GrpcCode::Ok => "OK",
-            GrpcCode::Cancelled => "Canceled",
-            GrpcCode::Unknown => "Unknown",
-            GrpcCode::InvalidArgument => "InvalidArgument",
-            GrpcCode::DeadlineExceeded => "DeadlineExceeded",
-            GrpcCode::NotFound => "NotFound",
-            GrpcCode::AlreadyExists => "AlreadyExists",
-            GrpcCode::PermissionDenied => "PermissionDenied",
-            GrpcCode::ResourceExhausted => "ResourceExhausted",
-            GrpcCode::FailedPrecondition => "FailedPrecondition",
-            GrpcCode::Aborted => "Aborted",
-            GrpcCode::OutOfRange => "OutOfRange",
-            GrpcCode::Unimplemented => "Unimplemented",
-            GrpcCode::Internal => "Internal",
-            GrpcCode::Unavailable => "Unavailable",
-            GrpcCode::DataLoss => "DataLoss",
-            GrpcCode::Unauthenticated => "Unauthenticated",
-        }
+    /// The answer broke off (grpc-go's `error receiving message`).
+    fn receiving(e: impl std::fmt::Display) -> Self {
+        Self::unavailable(format!("error receiving message: {e}"))
+    }
+
+    /// The connection to the remote sidecar failed (h2).
+    fn connection(e: h2::Error) -> Self {
+        Self::unavailable(format!("connection error: {e}"))
+    }
+
+    /// A message that does not decode.
+    fn invalid_message(e: prost::DecodeError) -> Self {
+        Self::internal(format!("invalid response message: {e}"))
+    }
+
+    /// The remote sidecar ended its answer without a message.
+    fn no_message() -> Self {
+        Self::internal("the remote sidecar answered no message")
     }
 }
 
@@ -202,7 +199,7 @@ impl std::fmt::Display for CallError {
         write!(
             f,
             "rpc error: code = {} desc = {}",
-            self.code_name(),
+            self.code.go_name(),
             self.message
         )
     }
@@ -298,19 +295,18 @@ impl Remotes {
             .parse()
             .map_err(|_| CallError::internal(format!("invalid address {addr:?}")))?;
         let send = self.connection(addr).await?;
-        let broken = |e: h2::Error| CallError::unavailable(format!("connection error: {e}"));
         let mut send = match send.ready().await {
             Ok(s) => s,
             Err(e) => {
                 self.forget(addr);
-                return Err(broken(e));
+                return Err(CallError::connection(e));
             }
         };
         match send.send_request(http::Request::from_parts(head, ()), false) {
             Ok(s) => Ok(s),
             Err(e) => {
                 self.forget(addr);
-                Err(broken(e))
+                Err(CallError::connection(e))
             }
         }
     }
@@ -348,7 +344,7 @@ async fn dial(addr: &str) -> Result<Conn, CallError> {
         .initial_connection_window_size(4 << 20)
         .handshake::<_, Bytes>(StreamWrapper::new(tcp))
         .await
-        .map_err(|e| CallError::unavailable(format!("connection error: {e}")))?;
+        .map_err(CallError::connection)?;
     let alive = Rc::new(Cell::new(true));
     let ping = conn.ping_pong();
     let (dead_tx, dead_rx) = local_sync::oneshot::channel::<()>();
@@ -429,11 +425,7 @@ impl Chunks {
         &mut self,
     ) -> Result<Option<internals::InternalInvokeResponseStream>, CallError> {
         loop {
-            if let Some(m) = self
-                .decoder
-                .next_message()
-                .map_err(|e| CallError::internal(e.to_string()))?
-            {
+            if let Some(m) = self.decoder.next_message().map_err(CallError::internal)? {
                 if m.compressed {
                     return Err(CallError::internal(
                         "compressed response message without grpc-encoding",
@@ -441,34 +433,18 @@ impl Chunks {
                 }
                 return internals::InternalInvokeResponseStream::decode(m.payload)
                     .map(Some)
-                    .map_err(|e| CallError::internal(format!("invalid response message: {e}")));
+                    .map_err(CallError::invalid_message);
             }
             if self.ended {
                 return Ok(None);
             }
             match next_chunk(&mut self.recv).await {
                 Some(Ok(data)) => self.decoder.push(&data),
-                Some(Err(e)) => {
-                    return Err(CallError::unavailable(format!(
-                        "error receiving message: {e}"
-                    )))
-                }
+                Some(Err(e)) => return Err(CallError::receiving(e)),
                 None => {
-                    self.decoder
-                        .finish()
-                        .map_err(|e| CallError::internal(e.to_string()))?;
+                    self.decoder.finish().map_err(CallError::internal)?;
                     self.ended = true;
-                    let trailers = self
-                        .recv
-                        .trailers()
-                        .await
-                        .map_err(|e| {
-                            CallError::unavailable(format!("error receiving message: {e}"))
-                        })?
-                        .unwrap_or_default();
-                    if let Some(Err(e)) = grpc_status(&trailers) {
-                        return Err(e);
-                    }
+                    end_status(&mut self.recv).await?;
                 }
             }
         }
@@ -514,6 +490,20 @@ fn grpc_status(h: &HeaderMap) -> Option<Result<(), CallError>> {
         (GrpcCode::Ok, _) => Ok(()),
         (code, message) => Err(CallError { code, message }),
     })
+}
+
+/// Reads the trailers that end a response body: a non-OK status in them
+/// is the call's error.
+async fn end_status(recv: &mut RecvStream) -> Result<(), CallError> {
+    let trailers = recv
+        .trailers()
+        .await
+        .map_err(CallError::receiving)?
+        .unwrap_or_default();
+    match grpc_status(&trailers) {
+        Some(Err(e)) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn grpc_head(path: &str) -> http::request::Parts {
@@ -594,15 +584,13 @@ async fn call_stream(
         .open(addr, grpc_head(wire::CALL_LOCAL_STREAM))
         .await?;
     monoio::spawn(upload(send, request, body));
-    let response = response
-        .await
-        .map_err(|e| CallError::unavailable(format!("error receiving message: {e}")))?;
+    let response = response.await.map_err(CallError::receiving)?;
     let (parts, recv) = response.into_parts();
     if recv.is_end_stream() {
         // Trailers-only: the callee refused the call.
         return Err(match grpc_status(&parts.headers) {
             Some(Err(e)) => e,
-            _ => CallError::internal("the remote sidecar answered no message"),
+            _ => CallError::no_message(),
         });
     }
     let mut chunks = Chunks {
@@ -613,11 +601,7 @@ async fn call_stream(
     };
     let first = match chunks.message().await {
         Ok(Some(m)) => m,
-        Ok(None) => {
-            return Err(CallError::internal(
-                "the remote sidecar answered no message",
-            ))
-        }
+        Ok(None) => return Err(CallError::no_message()),
         Err(e) => return Err(e),
     };
     let Some(head) = first.response.filter(|r| r.status.is_some()) else {
@@ -682,9 +666,7 @@ async fn call_unary(
     let (response, mut send) = ctx.remotes.open(addr, grpc_head(wire::CALL_LOCAL)).await?;
     send.send_data(wire::frame(&request), true)
         .map_err(|e| CallError::unavailable(format!("error sending message: {e}")))?;
-    let response = response
-        .await
-        .map_err(|e| CallError::unavailable(format!("error receiving message: {e}")))?;
+    let response = response.await.map_err(CallError::receiving)?;
     let (parts, mut recv) = response.into_parts();
     if let Some(Err(e)) = grpc_status(&parts.headers) {
         return Err(e);
@@ -693,28 +675,16 @@ async fn call_unary(
     let mut decoder = Decoder::new(max);
     let mut reply = None;
     while let Some(chunk) = next_chunk(&mut recv).await {
-        let chunk =
-            chunk.map_err(|e| CallError::unavailable(format!("error receiving message: {e}")))?;
+        let chunk = chunk.map_err(CallError::receiving)?;
         decoder.push(&chunk);
-        while let Some(m) = decoder
-            .next_message()
-            .map_err(|e| CallError::internal(e.to_string()))?
-        {
+        while let Some(m) = decoder.next_message().map_err(CallError::internal)? {
             reply.get_or_insert(m.payload);
         }
     }
-    let trailers = recv
-        .trailers()
-        .await
-        .map_err(|e| CallError::unavailable(format!("error receiving message: {e}")))?
-        .unwrap_or_default();
-    if let Some(Err(e)) = grpc_status(&trailers) {
-        return Err(e);
-    }
-    let reply =
-        reply.ok_or_else(|| CallError::internal("the remote sidecar answered no message"))?;
-    let mut head = internals::InternalInvokeResponse::decode(reply)
-        .map_err(|e| CallError::internal(format!("invalid response message: {e}")))?;
+    end_status(&mut recv).await?;
+    let reply = reply.ok_or_else(CallError::no_message)?;
+    let mut head =
+        internals::InternalInvokeResponse::decode(reply).map_err(CallError::invalid_message)?;
     let data = head
         .message
         .as_mut()
@@ -727,6 +697,19 @@ async fn call_unary(
     })
 }
 
+/// The internal gRPC address of app `target`'s sidecar, from the name resolver.
+async fn resolve(ctx: &Ctx, target: &Remote) -> Result<String, String> {
+    let inv = &ctx.shared.invocation;
+    inv.resolver
+        .resolve(&ResolveRequest {
+            id: &target.id,
+            namespace: &target.namespace,
+            port: inv.internal_port,
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Calls app `target` through its sidecar: resolution, then
 /// `CallLocalStream` with Go's built-in retries for a replayable body.
 /// Errors are the text Go puts after `failed to invoke, id: …, err: `.
@@ -736,16 +719,7 @@ pub async fn invoke(
     request: internals::InternalInvokeRequest,
     body: OutBody,
 ) -> Result<Inbound, String> {
-    let inv = &ctx.shared.invocation;
-    let addr = inv
-        .resolver
-        .resolve(&ResolveRequest {
-            id: &target.id,
-            namespace: &target.namespace,
-            port: inv.internal_port,
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let addr = resolve(ctx, target).await?;
     if addr.is_empty() {
         return Err(format!(
             "resolver returned empty address for app id {}/{}",
@@ -1042,18 +1016,12 @@ pub async fn open_proxy(
     target: &Remote,
     mut head: http::request::Parts,
 ) -> Result<(ResponseFuture, SendStream<Bytes>), String> {
-    let inv = &ctx.shared.invocation;
-    let addr = inv
-        .resolver
-        .resolve(&ResolveRequest {
-            id: &target.id,
-            namespace: &target.namespace,
-            port: inv.internal_port,
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let addr = resolve(ctx, target).await?;
     strip_hop_by_hop(&mut head.headers);
     head.headers.remove(API_TOKEN_HEADER);
+    // Go ≥ 1.16 forwards no `dapr-app-id`: the callee's sidecar finds the
+    // target by `dapr-callee-app-id`, and the app never sees it.
+    head.headers.remove(APP_ID_HEADER);
     head.headers
         .insert(header::TE, HeaderValue::from_static("trailers"));
     if let Ok(v) = HeaderValue::from_str(&ctx.shared.opts.app_id) {

@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use super::{failure, InvokeRequest, InvokeResponse, InvokeResult, OutputBinding};
 use crate::components::redis::cluster::Redis;
-use crate::components::redis::{command, error_text, probe, Frame, Settings};
+use crate::components::redis::{command, error_text, ping, Frame, PingError, Settings};
 use crate::components::{ComponentError, Metadata};
 use crate::config::options::{parse_go_duration, DurationError};
 
@@ -37,18 +37,12 @@ impl RedisBindingFactory {
     /// Parses the Redis block and pings Redis (Go's `Init`).
     pub fn new(md: &Metadata) -> Result<Self, String> {
         let settings = Settings::parse(md)?;
-        let replies = probe(&settings, &[command(&[b"PING"])]).map_err(|e| {
+        ping(&settings, &[]).map_err(|(PingError::Unreachable(e) | PingError::Refused(e))| {
             format!(
                 "redis binding: error connecting to redis at {}: {e}",
                 settings.host
             )
         })?;
-        if let Some(e) = replies.first().and_then(error_text) {
-            return Err(format!(
-                "redis binding: error connecting to redis at {}: {e}",
-                settings.host
-            ));
-        }
         Ok(Self {
             settings: Arc::new(settings),
         })

@@ -47,7 +47,7 @@ use super::{
 };
 use crate::components::redis::client::{self, Client};
 use crate::components::redis::subscriber::Subscriber;
-use crate::components::redis::{as_bytes, command, error_text, probe, Frame, Settings};
+use crate::components::redis::{as_bytes, command, error_text, ping, Frame, PingError, Settings};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 use crate::runtime::shutdown::{ConnGuard, Drain, Latch};
 
@@ -77,14 +77,13 @@ impl RedisConfigurationFactory {
         if settings.cluster {
             return Err("configuration.redis: redisType \"cluster\" is not supported (keyspace notifications would have to be subscribed on every cluster node); use a single Redis node".to_owned());
         }
-        let replies =
-            probe(&settings, &[command(&[b"PING"])]).map_err(|e| format!("redis store: {e}"))?;
-        if let Some(e) = replies.iter().find_map(error_text) {
-            return Err(format!(
+        ping(&settings, &[]).map_err(|e| match e {
+            PingError::Unreachable(e) => format!("redis store: {e}"),
+            PingError::Refused(e) => format!(
                 "redis store: error connecting to redis at {}: {e}",
                 settings.host
-            ));
-        }
+            ),
+        })?;
         Ok(Self {
             settings: Arc::new(settings),
             subscriptions: Arc::default(),

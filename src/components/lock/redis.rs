@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use super::{LockStore, TryLockRequest, UnlockRequest, UnlockStatus};
 use crate::components::redis::client::{self, Client};
-use crate::components::redis::{as_bytes, command, error_text, probe, Frame, Settings};
+use crate::components::redis::{
+    as_bytes, command, error_text, ping, script_sha, Frame, PingError, Settings,
+};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 
 /// contrib's unlock script, same effect: KEYS[1] key, ARGV[1] owner.
@@ -40,29 +42,19 @@ impl RedisLockFactory {
             return Err("this component does not support connecting to Redis Cluster".to_owned());
         }
         let cmds = [
-            command(&[b"PING"]),
             command(&[b"SCRIPT", b"LOAD", UNLOCK_SCRIPT.as_bytes()]),
             command(&[b"INFO", b"replication"]),
         ];
-        let replies = probe(&settings, &cmds).map_err(|e| format!("redis lock: {e}"))?;
-        if let Some(e) = replies.first().and_then(error_text) {
-            return Err(format!("error connecting to Redis: {e}"));
-        }
-        let sha = match replies.get(1) {
-            Some(r) => match as_bytes(r) {
-                Some(sha) => String::from_utf8_lossy(sha).into_owned(),
-                None => {
-                    return Err(format!(
-                        "redis lock: SCRIPT LOAD failed at {}: {}",
-                        settings.host,
-                        error_text(r).unwrap_or("unexpected reply")
-                    ))
-                }
-            },
+        let replies = ping(&settings, &cmds).map_err(|e| match e {
+            PingError::Unreachable(e) => format!("redis lock: {e}"),
+            PingError::Refused(e) => format!("error connecting to Redis: {e}"),
+        })?;
+        let sha = match replies.first() {
+            Some(r) => script_sha(r, "redis lock", &settings.host)?,
             None => return Err("redis lock: no reply to SCRIPT LOAD".to_owned()),
         };
         // Like contrib, an INFO that fails (some Redis look-alikes) passes.
-        if let Some(info) = replies.get(2).and_then(as_bytes) {
+        if let Some(info) = replies.get(1).and_then(as_bytes) {
             if connected_replicas(&String::from_utf8_lossy(info)) > 0 {
                 return Err("replication is not supported".to_owned());
             }

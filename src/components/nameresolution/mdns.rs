@@ -65,15 +65,7 @@ impl Mdns {
     /// Validates the instance as contrib's `Init` does, then starts the
     /// daemon and announces this sidecar.
     pub fn new(instance: Instance) -> Result<Self, String> {
-        if instance.app_id.is_empty() {
-            return Err("name is missing".into());
-        }
-        if instance.address.is_empty() {
-            return Err("address is missing".into());
-        }
-        if instance.internal_port == 0 {
-            return Err("port is missing or invalid".into());
-        }
+        instance.check()?;
         let ip = daemon::parse_address(&instance.address)?;
         let own = super::sqlite::join_host_port(&instance.address, instance.internal_port);
         let hostname =

@@ -41,6 +41,23 @@ pub struct Instance {
     pub app_port: u16,
 }
 
+impl Instance {
+    /// The checks contrib's registering resolvers (mDNS, SQLite) make in
+    /// `Init`: a name, an address and a port.
+    pub fn check(&self) -> Result<(), String> {
+        if self.app_id.is_empty() {
+            return Err("name is missing".into());
+        }
+        if self.address.is_empty() {
+            return Err("address is missing".into());
+        }
+        if self.internal_port == 0 {
+            return Err("port is missing or invalid".into());
+        }
+        Ok(())
+    }
+}
+
 /// What to resolve (Go: `nr.ResolveRequest`).
 #[derive(Clone, Copy, Debug)]
 pub struct ResolveRequest<'a> {

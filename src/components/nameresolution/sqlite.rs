@@ -185,15 +185,7 @@ impl Sqlite {
     /// Opens the database, migrates it, registers `instance` and starts the
     /// heartbeat thread (blocking: runs once at start-up).
     pub fn init(md: &Metadata, instance: Instance) -> Result<Arc<Sqlite>, String> {
-        if instance.app_id.is_empty() {
-            return Err("name is missing".into());
-        }
-        if instance.address.is_empty() {
-            return Err("address is missing".into());
-        }
-        if instance.internal_port == 0 {
-            return Err("port is missing or invalid".into());
-        }
+        instance.check()?;
         let settings = Settings::parse(md)?;
         let conn = open(&settings)?;
         migrate(&conn, &settings).map_err(|e| format!("failed to perform migrations: {e}"))?;

@@ -36,7 +36,9 @@ use super::{
     Delivery, Features, Handled, Message, MessageHandler, PubSub, PublishRequest, SubscribeRequest,
 };
 use crate::components::redis::cluster::Redis;
-use crate::components::redis::{command, error_text, probe, push_command, Frame, Settings};
+use crate::components::redis::{
+    command, error_text, ping, push_command, Frame, PingError, Settings,
+};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 use crate::runtime::shutdown::Drain;
 
@@ -111,11 +113,10 @@ impl RedisPubSubFactory {
     pub fn new(metadata: &Metadata, app_id: &str) -> Result<Self, String> {
         let settings = Settings::parse(metadata)?;
         let streams = StreamSettings::parse(metadata, app_id)?;
-        let replies =
-            probe(&settings, &[command(&[b"PING"])]).map_err(|e| format!("redis streams: {e}"))?;
-        if let Some(e) = replies.iter().find_map(error_text) {
-            return Err(format!("redis streams: PING refused: {e}"));
-        }
+        ping(&settings, &[]).map_err(|e| match e {
+            PingError::Unreachable(e) => format!("redis streams: {e}"),
+            PingError::Refused(e) => format!("redis streams: PING refused: {e}"),
+        })?;
         Ok(Self {
             settings: Arc::new(settings),
             streams: Arc::new(streams),

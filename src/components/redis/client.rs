@@ -35,6 +35,7 @@ use super::{error_text, Frame, Settings};
 /// How long after a failed dial calls fail fast instead of dialling again.
 pub const HOLD_OFF: Duration = Duration::from_millis(200);
 
+/// Room made in a connection's read buffer before each read.
 const READ_RESERVE: usize = 16 * 1024;
 
 /// Why a call failed.
@@ -55,6 +56,24 @@ pub struct Error {
     pub kind: ErrorKind,
     /// What happened, naming the Redis address.
     pub message: String,
+}
+
+impl Error {
+    /// `redis at {host} is unreachable: {why}`.
+    pub fn unreachable(kind: ErrorKind, host: &str, why: &str) -> Error {
+        Error {
+            kind,
+            message: format!("redis at {host} is unreachable: {why}"),
+        }
+    }
+
+    /// `redis at {host} did not answer within {limit}`.
+    pub fn timeout(host: &str, limit: Duration) -> Error {
+        Error {
+            kind: ErrorKind::Timeout,
+            message: format!("redis at {host} did not answer within {limit:?}"),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -90,10 +109,7 @@ impl Wire {
     /// Marks the connection dead and fails everything in flight.
     fn fail(&self, kind: ErrorKind, why: &str) {
         self.dead.set(true);
-        let err = Error {
-            kind,
-            message: format!("redis at {} is unreachable: {why}", self.host),
-        };
+        let err = Error::unreachable(kind, &self.host, why);
         for w in self.waiting.borrow_mut().drain(..) {
             let _ = w.done.send(Err(err.clone()));
         }
@@ -167,13 +183,10 @@ impl Client {
             Err(_) => {
                 // The connection may be wedged; the next call dials anew.
                 wire.dead.set(true);
-                Err(Error {
-                    kind: ErrorKind::Timeout,
-                    message: format!(
-                        "redis at {} did not answer within {:?}",
-                        self.settings.host, self.settings.read_timeout
-                    ),
-                })
+                Err(Error::timeout(
+                    &self.settings.host,
+                    self.settings.read_timeout,
+                ))
             }
         }
     }
@@ -185,10 +198,7 @@ impl Client {
     }
 
     fn unavailable(&self, why: &str) -> Error {
-        Error {
-            kind: ErrorKind::Unavailable,
-            message: format!("redis at {} is unreachable: {why}", self.settings.host),
-        }
+        Error::unreachable(ErrorKind::Unavailable, &self.settings.host, why)
     }
 
     fn live(&self) -> Option<Rc<Conn>> {
@@ -301,10 +311,7 @@ async fn write_loop(mut rx: unbounded::Rx<Batch>, mut wr: Writer, wire: Rc<Wire>
             batches.push((b.replies, b.done));
         }
         if wire.dead.get() {
-            let err = Error {
-                kind: ErrorKind::Unavailable,
-                message: format!("redis at {} is unreachable: connection lost", wire.host),
-            };
+            let err = Error::unreachable(ErrorKind::Unavailable, &wire.host, "connection lost");
             for (_, done) in batches {
                 let _ = done.send(Err(err.clone()));
             }
@@ -323,38 +330,67 @@ async fn write_loop(mut rx: unbounded::Rx<Batch>, mut wr: Writer, wire: Rc<Wire>
     }
 }
 
-async fn read_loop(mut rd: Reader, wire: Rc<Wire>, mut alive: oneshot::Sender<()>) {
+async fn read_loop(rd: Reader, wire: Rc<Wire>, mut alive: oneshot::Sender<()>) {
+    let end = read_replies(rd, &mut alive, |frame| {
+        if deliver(&wire, frame) {
+            Ok(())
+        } else {
+            Err(ReadEnd::Failed(
+                ErrorKind::Protocol,
+                "unexpected reply".to_owned(),
+            ))
+        }
+    })
+    .await;
+    if let ReadEnd::Failed(kind, why) = end {
+        wire.fail(kind, &why);
+    }
+}
+
+/// Why a connection's reader stopped.
+pub(super) enum ReadEnd {
+    /// The owner is gone (or the sink stopped with nothing to report).
+    Quiet,
+    /// The connection failed, or sent what it should not have.
+    Failed(ErrorKind, String),
+}
+
+/// A connection's reader: decodes replies as they arrive and hands each
+/// to `sink` (an `Err` stops it), until the owner drops the receiver of
+/// `alive` or the connection fails.
+pub(super) async fn read_replies(
+    mut rd: Reader,
+    alive: &mut oneshot::Sender<()>,
+    mut sink: impl FnMut(Frame) -> Result<(), ReadEnd>,
+) -> ReadEnd {
     let mut buf = BytesMut::with_capacity(READ_RESERVE);
     loop {
         loop {
             match decode_bytes_mut(&mut buf) {
                 Ok(Some((frame, _, _))) => {
-                    if !deliver(&wire, frame) {
-                        wire.fail(ErrorKind::Protocol, "unexpected reply");
-                        return;
+                    if let Err(end) = sink(frame) {
+                        return end;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    wire.fail(ErrorKind::Protocol, &format!("malformed reply: {e}"));
-                    return;
+                    return ReadEnd::Failed(ErrorKind::Protocol, format!("malformed reply: {e}"))
                 }
             }
         }
         let res = monoio::select! {
             r = rd.read(&mut buf, READ_RESERVE) => r,
-            _ = alive.closed() => return,
+            _ = alive.closed() => return ReadEnd::Quiet,
         };
         match res {
             Ok(0) => {
-                wire.fail(ErrorKind::Unavailable, "connection closed by server");
-                return;
+                return ReadEnd::Failed(
+                    ErrorKind::Unavailable,
+                    "connection closed by server".to_owned(),
+                )
             }
             Ok(_) => {}
-            Err(e) => {
-                wire.fail(ErrorKind::Unavailable, &e.to_string());
-                return;
-            }
+            Err(e) => return ReadEnd::Failed(ErrorKind::Unavailable, e.to_string()),
         }
     }
 }

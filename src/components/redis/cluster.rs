@@ -185,6 +185,11 @@ struct Table {
     loaded: bool,
 }
 
+/// The host part of `host:port` (as the node wrote it: brackets kept).
+fn host_of(addr: &str) -> &str {
+    addr.rsplit_once(':').map_or(addr, |(h, _)| h)
+}
+
 /// A redirection reply.
 enum Redirect {
     Moved(u16, String),
@@ -200,8 +205,7 @@ fn redirect(frames: &[Frame], replier: &str) -> Option<Redirect> {
         let slot: u16 = parts.next()?.parse().ok()?;
         let addr = parts.next()?;
         let addr = if addr.starts_with(':') {
-            let host = replier.rsplit_once(':').map_or(replier, |(h, _)| h);
-            format!("{host}{addr}")
+            format!("{}{addr}", host_of(replier))
         } else {
             addr.to_owned()
         };
@@ -304,12 +308,7 @@ impl Inner {
 
     /// Settings for a connection to one node.
     fn node_settings(&self, addr: &str) -> Arc<Settings> {
-        Arc::new(Settings {
-            host: addr.to_owned(),
-            cluster: false,
-            db: 0,
-            ..(*self.settings).clone()
-        })
+        Arc::new(self.settings.node(addr))
     }
 
     /// The client of the node at `addr`, created (not dialled) if new.
@@ -493,10 +492,7 @@ fn parse_slots(reply: &Frame, replier: &str) -> Result<Vec<(u16, u16, String)>, 
             return Err(bad());
         };
         let ip = if ip.is_empty() || ip == "?" {
-            replier
-                .rsplit_once(':')
-                .map_or(replier, |(h, _)| h)
-                .to_owned()
+            host_of(replier).to_owned()
         } else if ip.contains(':') && !ip.starts_with('[') {
             format!("[{ip}]")
         } else {
@@ -516,12 +512,7 @@ pub fn probe(settings: &Settings, commands: &[BytesMut]) -> Result<Vec<Frame>, S
     all.extend(commands.iter().cloned());
     let mut failures = Vec::new();
     for seed in settings.host.split(',') {
-        let node = Settings {
-            host: seed.to_owned(),
-            cluster: false,
-            db: 0,
-            ..settings.clone()
-        };
+        let node = settings.node(seed);
         let mut replies = match super::probe(&node, &all) {
             Ok(r) => r,
             Err(e) => {

@@ -126,12 +126,9 @@ pub async fn master_switch(settings: &Settings, via: &Via) -> Result<String, Str
         return Err("not a failover connection".to_owned());
     };
     let node = Arc::new(Settings {
-        host: via.sentinel.clone(),
         username: sentinel.username.clone(),
         password: sentinel.password.clone(),
-        db: 0,
-        sentinel: None,
-        ..settings.clone()
+        ..settings.node(&via.sentinel)
     });
     let mut sub = Subscriber::connect(node).await.map_err(|e| e.message)?;
     let reply = sub
@@ -233,15 +230,9 @@ async fn ask_sentinel(
         wr.write_all(bytes).await.map_err(|e| e.to_string())?;
         let mut buf = BytesMut::new();
         let mut frames = Vec::with_capacity(n);
-        while frames.len() < n {
-            match decode_bytes_mut(&mut buf) {
-                Ok(Some((frame, _, _))) => {
-                    frames.push(frame);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => return Err(format!("malformed reply: {e}")),
-            }
+        while !decode_replies(&mut buf, &mut frames, n)
+            .map_err(|e| format!("malformed reply: {e}"))?
+        {
             match rd.read(&mut buf, 4096).await {
                 Ok(0) => return Err("connection closed".to_owned()),
                 Ok(_) => {}
@@ -442,15 +433,7 @@ pub fn exchange_blocking(
     conn.flush().map_err(|e| e.to_string())?;
     let mut buf = BytesMut::with_capacity(4096);
     let mut frames = Vec::with_capacity(n);
-    while frames.len() < n {
-        match decode_bytes_mut(&mut buf) {
-            Ok(Some((frame, _, _))) => {
-                frames.push(frame);
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => return Err(malformed(&buf, &e.to_string())),
-        }
+    while !decode_replies(&mut buf, &mut frames, n).map_err(|e| malformed(&buf, &e))? {
         // Nothing at all back on a plain connection: often a TLS port,
         // which resets or closes on a first byte that is not TLS.
         let silent = frames.is_empty() && buf.is_empty() && matches!(conn, Blocking::Plain(_));
@@ -472,6 +455,19 @@ pub fn exchange_blocking(
         buf.extend_from_slice(&chunk[..got]);
     }
     Ok(frames)
+}
+
+/// Moves the complete replies in `buf` to `frames`, until there are `n`;
+/// whether there are. The error is the decoder's.
+fn decode_replies(buf: &mut BytesMut, frames: &mut Vec<Frame>, n: usize) -> Result<bool, String> {
+    while frames.len() < n {
+        match decode_bytes_mut(buf) {
+            Ok(Some((frame, _, _))) => frames.push(frame),
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(true)
 }
 
 /// A malformed reply; TLS records (alert 0x15, handshake 0x16) get a hint.

@@ -174,6 +174,18 @@ impl Settings {
         })
     }
 
+    /// These settings for one server at `addr`: not a cluster, no
+    /// sentinels, database 0 (a cluster node, a sentinel).
+    pub fn node(&self, addr: &str) -> Settings {
+        Settings {
+            host: addr.to_owned(),
+            cluster: false,
+            sentinel: None,
+            db: 0,
+            ..self.clone()
+        }
+    }
+
     /// The commands that open a session: `AUTH` and `SELECT` as needed.
     pub fn handshake(&self) -> Vec<BytesMut> {
         let mut out = Vec::new();
@@ -272,6 +284,43 @@ pub fn probe(settings: &Settings, commands: &[BytesMut]) -> Result<Vec<Frame>, S
         return Err(format!("redis at {addr} refused the session: {e}"));
     }
     Ok(replies.split_off(handshake.len()))
+}
+
+/// Why a component's start-up `PING` ([`ping`]) failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PingError {
+    /// Redis could not be reached, or refused the session ([`probe`]'s error).
+    Unreachable(String),
+    /// Redis answered `PING` with this error.
+    Refused(String),
+}
+
+/// The start-up check of Go's components (their `Init` pings): [`probe`]
+/// with `PING` first, then `commands`; returns the replies to `commands`.
+pub fn ping(settings: &Settings, commands: &[BytesMut]) -> Result<Vec<Frame>, PingError> {
+    let mut all = Vec::with_capacity(commands.len() + 1);
+    all.push(command(&[b"PING"]));
+    all.extend(commands.iter().cloned());
+    let mut replies = probe(settings, &all).map_err(PingError::Unreachable)?;
+    if let Some(e) = replies.first().and_then(error_text) {
+        return Err(PingError::Refused(e.to_owned()));
+    }
+    if !replies.is_empty() {
+        replies.remove(0);
+    }
+    Ok(replies)
+}
+
+/// The SHA1 of a script from the reply to its `SCRIPT LOAD`; the error
+/// names `component` (`redis store`, …) and the server.
+pub fn script_sha(reply: &Frame, component: &str, host: &str) -> Result<String, String> {
+    match as_bytes(reply) {
+        Some(sha) => Ok(String::from_utf8_lossy(sha).into_owned()),
+        None => Err(format!(
+            "{component}: SCRIPT LOAD failed at {host}: {}",
+            error_text(reply).unwrap_or("unexpected reply")
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -433,6 +482,19 @@ mod tests {
         assert!(s.handshake().is_empty());
         let s = Settings::parse(&md(&[("redisHost", "a"), ("redisType", "Node")])).unwrap();
         assert!(!s.cluster);
+    }
+
+    #[test]
+    fn script_sha_names_the_component() {
+        let sha = Frame::BulkString("abc123".into());
+        assert_eq!(script_sha(&sha, "redis store", "h:1").unwrap(), "abc123");
+        let err = script_sha(&Frame::Error("NOSCRIPT no".into()), "redis lock", "h:1");
+        assert_eq!(
+            err.unwrap_err(),
+            "redis lock: SCRIPT LOAD failed at h:1: NOSCRIPT no"
+        );
+        let err = script_sha(&Frame::Integer(1), "redis store", "h:1").unwrap_err();
+        assert!(err.ends_with("unexpected reply"), "{err}");
     }
 
     #[test]

@@ -15,13 +15,10 @@ use std::time::Duration;
 use bytes::BytesMut;
 use local_sync::mpsc::unbounded;
 use local_sync::oneshot;
-use redis_protocol::resp2::decode::decode_bytes_mut;
 
-use super::client::{Error, ErrorKind};
+use super::client::{read_replies, Error, ErrorKind, ReadEnd};
 use super::dial::{self, Reader, Writer};
 use super::{error_text, Frame, Settings};
-
-const READ_RESERVE: usize = 16 * 1024;
 
 /// One pub/sub connection.
 pub struct Subscriber {
@@ -35,10 +32,8 @@ pub struct Subscriber {
 impl Subscriber {
     /// Dials, authenticates and selects the database (`AUTH`, `SELECT`).
     pub async fn connect(settings: Arc<Settings>) -> Result<Subscriber, Error> {
-        let unavailable = |why: &str| Error {
-            kind: ErrorKind::Unavailable,
-            message: format!("redis at {} is unreachable: {why}", settings.host),
-        };
+        let unavailable =
+            |why: &str| Error::unreachable(ErrorKind::Unavailable, &settings.host, why);
         let (rd, wr, _) = dial::connect(&settings)
             .await
             .map_err(|e| unavailable(&e))?;
@@ -86,13 +81,7 @@ impl Subscriber {
     pub async fn next_within(&mut self, limit: Duration) -> Result<Frame, Error> {
         match monoio::time::timeout(limit, self.next()).await {
             Ok(r) => r,
-            Err(_) => Err(Error {
-                kind: ErrorKind::Timeout,
-                message: format!(
-                    "redis at {} did not answer within {limit:?}",
-                    self.settings.host
-                ),
-            }),
+            Err(_) => Err(Error::timeout(&self.settings.host, limit)),
         }
     }
 
@@ -112,55 +101,22 @@ impl Subscriber {
     }
 
     fn error(&self, kind: ErrorKind, why: &str) -> Error {
-        Error {
-            kind,
-            message: format!("redis at {} is unreachable: {why}", self.settings.host),
-        }
+        Error::unreachable(kind, &self.settings.host, why)
     }
 }
 
 async fn read_loop(
-    mut rd: Reader,
+    rd: Reader,
     tx: unbounded::Tx<Result<Frame, Error>>,
     mut alive: oneshot::Sender<()>,
     host: String,
 ) {
-    let fail = |kind, why: &str| {
-        let _ = tx.send(Err(Error {
-            kind,
-            message: format!("redis at {host} is unreachable: {why}"),
-        }));
-    };
-    let mut buf = BytesMut::with_capacity(READ_RESERVE);
-    loop {
-        loop {
-            match decode_bytes_mut(&mut buf) {
-                Ok(Some((frame, _, _))) => {
-                    if tx.send(Ok(frame)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    fail(ErrorKind::Protocol, &format!("malformed reply: {e}"));
-                    return;
-                }
-            }
-        }
-        let res = monoio::select! {
-            r = rd.read(&mut buf, READ_RESERVE) => r,
-            _ = alive.closed() => return,
-        };
-        match res {
-            Ok(0) => {
-                fail(ErrorKind::Unavailable, "connection closed by server");
-                return;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                fail(ErrorKind::Unavailable, &e.to_string());
-                return;
-            }
-        }
+    // A closed queue means the subscriber is gone: stop quietly.
+    let end = read_replies(rd, &mut alive, |frame| {
+        tx.send(Ok(frame)).map_err(|_| ReadEnd::Quiet)
+    })
+    .await;
+    if let ReadEnd::Failed(kind, why) = end {
+        let _ = tx.send(Err(Error::unreachable(kind, &host, &why)));
     }
 }

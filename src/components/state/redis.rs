@@ -32,7 +32,7 @@ use super::{
 use crate::components::redis::client;
 use crate::components::redis::cluster::{self, Redis};
 use crate::components::redis::{
-    as_bytes, command, error_text, probe, push_command, Frame, Settings,
+    as_bytes, command, error_text, probe, push_command, script_sha, Frame, Settings,
 };
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 
@@ -155,19 +155,10 @@ impl RedisStateFactory {
             .map(|t| command(&[b"SCRIPT", b"LOAD", t.as_bytes()]))
             .collect();
         let replies = probe(&settings, &cmds).map_err(|e| format!("redis store: {e}"))?;
-        let mut shas = Vec::with_capacity(3);
-        for r in &replies {
-            match as_bytes(r) {
-                Some(sha) => shas.push(String::from_utf8_lossy(sha).into_owned()),
-                None => {
-                    return Err(format!(
-                        "redis store: SCRIPT LOAD failed at {}: {}",
-                        settings.host,
-                        error_text(r).unwrap_or("unexpected reply")
-                    ))
-                }
-            }
-        }
+        let shas = replies
+            .iter()
+            .map(|r| script_sha(r, "redis store", &settings.host))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut shas = shas.into_iter();
         let mut script = |text| Script {
             text,
