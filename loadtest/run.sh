@@ -6,7 +6,9 @@
 #   DURATION=5 REPEATS=1 loadtest/run.sh
 #
 # Needs: wrk, nginx (Debian: apt-get install wrk nginx-light), python3;
-# h2load (apt-get install nghttp2-client) for the gRPC rows.
+# haproxy (apt-get install haproxy) for the second invoke peer; h2load
+# (apt-get install nghttp2-client) for the gRPC rows; oha (cargo install oha)
+# for the open-loop per-hop latency, CPU and RSS row.
 # Writes loadtest/results/<date>-<sha>.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +46,14 @@ sleep 0.3
 NGINX_PID=$(cat "$WORK/nginx.pid")
 PIDS+=("$NGINX_PID")
 wait_http "http://127.0.0.1:$NGINX_PORT/" 200
+HAPROXY=no
+if command -v haproxy >/dev/null; then
+  HAPROXY_PORT=$(free_port)
+  sed -e "s|@PORT@|$NGINX_PORT|g" -e "s|@HAPROXY_PORT@|$HAPROXY_PORT|g" loadtest/conf/haproxy.cfg > "$WORK/haproxy.cfg"
+  haproxy -q -f "$WORK/haproxy.cfg" &
+  PIDS+=("$!")
+  wait_http "http://127.0.0.1:$HAPROXY_PORT/app" 200 && HAPROXY=yes
+fi
 
 # Components: the in-memory defaults, plus state.redis ("redisstore") when
 # the machine's Redis answers (T8).
@@ -132,6 +142,11 @@ row "GET /v1.0/metadata (~400 B JSON)" "http://127.0.0.1:$DAPRD_PORT/v1.0/metada
 row "GET /v1.0/state (in-memory)" "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore/order-1" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
 # T1: service invocation (daprd → app) vs nginx reverse-proxying to the same app.
 row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$NGINX_PORT/proxy/app" "nginx proxy_pass"
+if [ "$HAPROXY" = yes ]; then
+  row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$HAPROXY_PORT/app" "haproxy (http-reuse always)"
+else
+  ROWS+=("| invoke vs haproxy skipped: haproxy not installed (apt-get install haproxy) | | | | | |")
+fi
 # T8: a Redis read through the sidecar vs redis-benchmark's GET straight to
 # Redis, both with $CONNS connections.
 if [ "$REDIS" = yes ] && command -v redis-benchmark >/dev/null; then
@@ -211,6 +226,43 @@ lat_row() { # pubsub topic label
 lat_row pubsub lt-mem "pubsub.in-memory"
 if [ "$REDIS" = yes ]; then lat_row redispubsub lt-latency "pubsub.redis (Redis Streams)"; fi
 
+# T2-T4: one invoke hop at 1000 req/s, open loop (oha --latency-correction),
+# 1 KiB POST bodies, on a fresh sidecar: latency added over the direct call to
+# the app (medians of REPEATS alternating runs), the sidecar's CPU per 1000
+# req/s (utime + stime over the run) and its peak RSS during the load.
+HOP_ROWS=()
+if command -v oha >/dev/null; then
+  head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/1k"
+  ohr() { # url -> "p50_us p99_us rps ok_ratio"
+    oha -z "${DURATION}s" -q 1000 --latency-correction -c 16 --no-tui -m POST -D "$WORK/1k" \
+      --output-format json "$1" | python3 loadtest/parse_oha.py
+  }
+  cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  start_daprd 0
+  VIA="http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app"
+  oha -z 1s -q 1000 -c 16 --no-tui -m POST -D "$WORK/1k" "$VIA" >/dev/null   # warm-up
+  : > "$WORK/hop"
+  PEAK_RSS=0
+  for _ in $(seq 1 "$REPEATS"); do
+    direct=$(ohr "http://127.0.0.1:$NGINX_PORT/app")
+    c0=$(cpu_ticks "$DAPRD_PID")
+    echo 0 > "$WORK/peak"
+    ( peak=0; while kill -0 "$DAPRD_PID" 2>/dev/null; do
+        r=$(rss_kib "$DAPRD_PID"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak"; sleep 0.2
+      done ) &
+    sampler=$!
+    via=$(ohr "$VIA")
+    kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+    c1=$(cpu_ticks "$DAPRD_PID")
+    p=$(cat "$WORK/peak"); [ "$p" -gt "$PEAK_RSS" ] && PEAK_RSS=$p
+    echo "$direct $via $((c1 - c0))" >> "$WORK/hop"
+  done
+  stop_daprd
+  HOP_ROWS+=("$(python3 loadtest/hop_row.py "$WORK/hop" "$DURATION" "$(getconf CLK_TCK)" "$PEAK_RSS")")
+else
+  HOP_ROWS+=("| skipped: oha not installed (cargo install oha) | | | | | |")
+fi
+
 # per-core scaling (wrk shares the same cores: a lower bound)
 start_daprd 1; ONE=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" | awk '{print $1}'); stop_daprd
 start_daprd 2; TWO=$(median_run "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" | awk '{print $1}'); stop_daprd
@@ -224,7 +276,7 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
 {
   echo "# daprd loadtest $(date -u +%Y-%m-%dT%H:%MZ) ($SHA)"
   echo
-  echo "Machine: $(nproc) cores, kernel $(uname -r); daprd: ${DRIVER:-driver unknown}; $(wrk --version 2>&1 | head -1 | cut -c1-40); $(nginx -v 2>&1)"
+  echo "Machine: $(nproc) cores, kernel $(uname -r); daprd: ${DRIVER:-driver unknown}; $(wrk --version 2>&1 | head -1 | cut -c1-40); $(nginx -v 2>&1); $(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f1-3); $(oha --version 2>/dev/null)"
   echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, median of $REPEATS runs; load generator and servers share the same cores."
   echo
   echo "| scenario | daprd req/s | peer req/s | ratio | daprd p50 / p99 (µs) | peer p50 / p99 (µs) |"
@@ -239,6 +291,12 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo "|---|---|---|"
   printf '%s\n' "${LAT_ROWS[@]}"
   echo
+  echo "One invoke hop at 1000 req/s open loop (oha -q 1000 --latency-correction -c 16, 1 KiB POST, ${DURATION}s, median of $REPEATS alternating runs; app: nginx):"
+  echo
+  echo "| direct p50 / p99 (µs) | via daprd p50 / p99 (µs) | added p50 / p99 (µs) | via daprd req/s | daprd vCPU per 1000 req/s | daprd peak RSS under load |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${HOP_ROWS[@]}"
+  echo
   echo "| measure | value |"
   echo "|---|---|"
   echo "| RSS idle (2 workers, in-memory components) | ${IDLE_RSS} KiB |"
@@ -246,6 +304,6 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo "| start → healthz/outbound 204 (median of 10) | ${STARTUP_MS} ms |"
   echo "| healthz req/s, 1 worker → 2 workers | ${ONE} → ${TWO} ($(python3 -c "print(f'{$TWO/$ONE:.2f}x')")) |"
   echo
-  echo "Later: invoke over gRPC and sidecar-to-sidecar (T2), haproxy as a second proxy peer."
+  echo "Later: invoke over gRPC and sidecar-to-sidecar."
 } > "$OUT"
 cat "$OUT"
