@@ -70,11 +70,19 @@ fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tunin
         Driver::Auto => monoio::utils::detect_uring(),
     };
     if want_uring {
-        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        let tuned = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
             .with_entries(URING_ENTRIES)
+            .uring_builder(uring_setup())
             .enable_timer()
-            .build()
-        {
+            .build();
+        // Kernels before 6.0 refuse the setup flags: plain io_uring then.
+        let built = tuned.or_else(|_| {
+            monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                .with_entries(URING_ENTRIES)
+                .enable_timer()
+                .build()
+        });
+        match built {
             Ok(mut rt) => {
                 if index == 0 {
                     tracing::info!("workers run the io_uring driver");
@@ -107,6 +115,19 @@ fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tunin
             shared.shutdown.trigger();
         }
     }
+}
+
+/// io_uring set-up for a worker's ring. Each ring is created, submitted to
+/// and reaped by its one worker thread, so: `SINGLE_ISSUER` (the kernel skips
+/// cross-thread submission locking) and `COOP_TASKRUN` (completions are
+/// run when the worker next enters the kernel, which it does every loop turn,
+/// instead of interrupting it with an inter-processor signal).
+fn uring_setup() -> io_uring::Builder {
+    let mut b = io_uring::IoUring::builder();
+    if std::env::var_os("DAPRD_URING_PLAIN").is_none() {
+        b.setup_coop_taskrun().setup_single_issuer();
+    }
+    b
 }
 
 /// The app's address and this worker's share of `--app-max-concurrency`
