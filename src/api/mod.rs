@@ -59,6 +59,8 @@ pub struct Ctx {
     pub app_grpc: Option<Rc<crate::channel::grpc::GrpcChannel>>,
     /// This worker's connections to other sidecars (service invocation).
     pub remotes: invoke::remote::Remotes,
+    /// Our identity headers for calls to the app, validated once.
+    pub local_headers: invoke::LocalHeaders,
 }
 
 /// A worker's components as the API uses them.

@@ -31,7 +31,22 @@ fn next() -> u64 {
 
 /// A fresh sampled W3C `traceparent` (new trace id and span id).
 pub fn new_traceparent() -> String {
-    format!("00-{:016x}{:016x}-{:016x}-01", next(), next(), next())
+    String::from_utf8_lossy(&traceparent_bytes()).into_owned()
+}
+
+/// `00-<32 hex trace id>-<16 hex span id>-01`, formatted on the stack.
+fn traceparent_bytes() -> [u8; 55] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    let mut put = |at: usize, v: u64| {
+        for i in 0..16 {
+            out[at + i] = HEX[((v >> (60 - 4 * i)) & 0xf) as usize];
+        }
+    };
+    put(3, next());
+    put(19, next());
+    put(36, next());
+    out
 }
 
 /// The caller's `traceparent` (a fresh one when absent) and `tracestate`.
@@ -53,7 +68,7 @@ pub fn ensure_traceparent(headers: &mut HeaderMap) {
     if headers.contains_key("traceparent") {
         return;
     }
-    if let Ok(v) = HeaderValue::from_str(&new_traceparent()) {
+    if let Ok(v) = HeaderValue::from_bytes(&traceparent_bytes()) {
         headers.insert("traceparent", v);
     }
 }

@@ -200,6 +200,11 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         app_http: app_channel(&shared, tuning.body_timeout, shared.metrics.shard(index)),
         app_grpc: grpc_app_channel(&shared, shared.metrics.shard(index)),
         remotes: crate::api::invoke::remote::Remotes::new(),
+        local_headers: crate::api::invoke::LocalHeaders::new(
+            &shared.opts.app_id,
+            &shared.invocation.namespace,
+            shared.opts.app_api_token.as_deref(),
+        ),
     });
     let limits = Rc::new(Limits {
         max_head: shared.opts.read_buffer_size,

@@ -16,11 +16,10 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use prost::Message;
 
-use super::{invoke_error, resolve_target, Target, CALLEE, CALLER};
+use super::{invoke_error, resolve_target, Target};
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
 use crate::channel::grpc::{AppCallError, GrpcChannel};
 use crate::channel::http::{strip_hop_by_hop, AppRequest, OutBody};
-use crate::channel::trace::ensure_traceparent;
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
 use crate::http::message::{Request, Response};
@@ -103,15 +102,7 @@ fn app_headers(ctx: &Ctx, mut headers: HeaderMap) -> HeaderMap {
     for k in grpc_own {
         headers.remove(k);
     }
-    crate::channel::add_app_token(&mut headers, &ctx.shared.opts);
-    if let Ok(v) = HeaderValue::from_str(&ctx.shared.opts.app_id) {
-        headers.insert(CALLER, v.clone());
-        headers.insert(CALLEE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&ctx.shared.invocation.namespace) {
-        headers.insert(super::wire::CALLER_NAMESPACE, v);
-    }
-    ensure_traceparent(&mut headers);
+    ctx.local_headers.add_to(&mut headers);
     headers
 }
 

@@ -30,6 +30,46 @@ pub(crate) const CALLER: HeaderName = HeaderName::from_static("dapr-caller-app-i
 /// `dapr-callee-app-id`
 pub(crate) const CALLEE: HeaderName = HeaderName::from_static("dapr-callee-app-id");
 
+/// This sidecar's identity as header values, validated once per worker
+/// instead of on every call to the app.
+pub struct LocalHeaders {
+    /// Our app id (`dapr-caller-app-id` and `dapr-callee-app-id` on local calls).
+    app_id: Option<HeaderValue>,
+    /// Our namespace (`dapr-caller-namespace`).
+    namespace: Option<HeaderValue>,
+    /// `APP_API_TOKEN`, sent as `dapr-api-token`.
+    app_token: Option<HeaderValue>,
+}
+
+impl LocalHeaders {
+    /// The values for `app_id`, `namespace` and the app token, when they are
+    /// valid header values.
+    pub fn new(app_id: &str, namespace: &str, app_token: Option<&str>) -> Self {
+        Self {
+            app_id: HeaderValue::from_str(app_id).ok(),
+            namespace: HeaderValue::from_str(namespace).ok(),
+            app_token: app_token.and_then(|t| HeaderValue::from_str(t).ok()),
+        }
+    }
+
+    /// Adds what Go's channel adds to a local call to the app: the app
+    /// token, the caller and callee ids (both ours), our namespace, and a
+    /// trace context when the caller sent none.
+    pub fn add_to(&self, headers: &mut http::HeaderMap) {
+        if let Some(v) = &self.app_token {
+            headers.insert(API_TOKEN_HEADER, v.clone());
+        }
+        if let Some(v) = &self.app_id {
+            headers.insert(CALLER, v.clone());
+            headers.insert(CALLEE, v.clone());
+        }
+        if let Some(v) = &self.namespace {
+            headers.insert(wire::CALLER_NAMESPACE, v.clone());
+        }
+        ensure_traceparent(headers);
+    }
+}
+
 pub(crate) fn invoke_error(id: &str, err: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         ErrorCode::DirectInvoke,
@@ -81,7 +121,6 @@ pub fn resolve_target<'t>(ctx: &Ctx, target: &'t str) -> Result<Target<'t>, ApiE
 /// Invokes `method` (raw path, without the leading `/`) on app `target`
 /// (`id` or `id.namespace`).
 pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request) -> Response {
-    let opts = &ctx.shared.opts;
     let id = match resolve_target(ctx, target) {
         Ok(Target::Local(id)) => id,
         Ok(Target::Remote(r)) => return remote::http_invoke(ctx, target, r, method, req).await,
@@ -103,15 +142,7 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
     strip_hop_by_hop(&mut headers);
     headers.remove(APP_ID_HEADER);
     headers.remove(API_TOKEN_HEADER);
-    crate::channel::add_app_token(&mut headers, opts);
-    if let Ok(v) = HeaderValue::from_str(&opts.app_id) {
-        headers.insert(CALLER, v.clone());
-        headers.insert(CALLEE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&ctx.shared.invocation.namespace) {
-        headers.insert(wire::CALLER_NAMESPACE, v);
-    }
-    ensure_traceparent(&mut headers);
+    ctx.local_headers.add_to(&mut headers);
 
     let mut target_path = String::with_capacity(method.len() + req.query().len() + 2);
     target_path.push('/');
