@@ -124,9 +124,7 @@ fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tunin
 /// instead of interrupting it with an inter-processor signal).
 fn uring_setup() -> io_uring::Builder {
     let mut b = io_uring::IoUring::builder();
-    if std::env::var_os("DAPRD_URING_PLAIN").is_none() {
-        b.setup_coop_taskrun().setup_single_issuer();
-    }
+    b.setup_coop_taskrun().setup_single_issuer();
     b
 }
 
