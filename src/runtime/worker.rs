@@ -224,28 +224,38 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
         max_body: limits.max_body,
     });
 
+    // A second handle on every listening socket, to stop them at shutdown.
+    let mut listening = Vec::new();
     // HTTP API: HTTP/1.1, or h2c when the client opens with the preface.
     {
         let (limits, h2_limits, drain) = (limits.clone(), h2_limits.clone(), drain.clone());
-        spawn_accept_loops(sockets.http, &drain.clone(), move |stream| {
-            http_or_h2c(
-                stream,
-                api.clone(),
-                api_h2.clone(),
-                limits.clone(),
-                h2_limits.clone(),
-                drain.clone(),
-            )
-        });
+        listening.extend(spawn_accept_loops(
+            sockets.http,
+            &drain.clone(),
+            move |stream| {
+                http_or_h2c(
+                    stream,
+                    api.clone(),
+                    api_h2.clone(),
+                    limits.clone(),
+                    h2_limits.clone(),
+                    drain.clone(),
+                )
+            },
+        ));
     }
     // gRPC API: h2c only.
     {
         let grpc = Rc::new(GrpcApi::new(ctx.clone(), limits.max_body));
         let (h2_limits, drain) = (h2_limits.clone(), drain.clone());
-        spawn_accept_loops(sockets.grpc, &drain.clone(), move |stream| {
-            let (grpc, h2_limits, drain) = (grpc.clone(), h2_limits.clone(), drain.clone());
-            async move { crate::http::h2::serve(stream, &h2_limits, grpc, &drain).await }
-        });
+        listening.extend(spawn_accept_loops(
+            sockets.grpc,
+            &drain.clone(),
+            move |stream| {
+                let (grpc, h2_limits, drain) = (grpc.clone(), h2_limits.clone(), drain.clone());
+                async move { crate::http::h2::serve(stream, &h2_limits, grpc, &drain).await }
+            },
+        ));
     }
     // Internal gRPC (other sidecars): h2c only, its own service set, no API token.
     {
@@ -254,22 +264,31 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
             limits.max_body,
         ));
         let (h2_limits, drain) = (h2_limits.clone(), drain.clone());
-        spawn_accept_loops(sockets.internal, &drain.clone(), move |stream| {
-            let (internal, h2_limits, drain) = (internal.clone(), h2_limits.clone(), drain.clone());
-            async move { crate::http::h2::serve(stream, &h2_limits, internal, &drain).await }
-        });
+        listening.extend(spawn_accept_loops(
+            sockets.internal,
+            &drain.clone(),
+            move |stream| {
+                let (internal, h2_limits, drain) =
+                    (internal.clone(), h2_limits.clone(), drain.clone());
+                async move { crate::http::h2::serve(stream, &h2_limits, internal, &drain).await }
+            },
+        ));
     }
     {
         let (limits, drain) = (limits.clone(), drain.clone());
-        spawn_accept_loops(sockets.public, &drain.clone(), move |stream| {
-            http1(stream, public.clone(), limits.clone(), drain.clone())
-        });
+        listening.extend(spawn_accept_loops(
+            sockets.public,
+            &drain.clone(),
+            move |stream| http1(stream, public.clone(), limits.clone(), drain.clone()),
+        ));
     }
     {
         let (limits, drain) = (limits.clone(), drain.clone());
-        spawn_accept_loops(sockets.metrics, &drain.clone(), move |stream| {
-            http1(stream, metrics.clone(), limits.clone(), drain.clone())
-        });
+        listening.extend(spawn_accept_loops(
+            sockets.metrics,
+            &drain.clone(),
+            move |stream| http1(stream, metrics.clone(), limits.clone(), drain.clone()),
+        ));
     }
 
     shared.readiness.worker_up();
@@ -280,6 +299,13 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
     }
 
     shared.shutdown.wait().await;
+    // Stop listening first, as Go does: new connections are refused, and
+    // the port is free for a new daprd as soon as this one exits (an
+    // io_uring accept still in flight would otherwise keep the listener
+    // alive until the kernel tears the ring down, after exit).
+    for l in &listening {
+        let _ = socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both);
+    }
     drain.close();
     let left = drain.drained(shared.opts.graceful_shutdown).await;
     if left > 0 {
@@ -291,14 +317,24 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
     }
 }
 
-/// Starts one accept loop per socket; `on_conn` serves each accepted connection.
-fn spawn_accept_loops<F, Fut>(sockets: Vec<std::net::TcpListener>, drain: &Drain, on_conn: F)
+/// Starts one accept loop per socket; `on_conn` serves each accepted
+/// connection. Returns a duplicate handle on each socket (to stop it).
+fn spawn_accept_loops<F, Fut>(
+    sockets: Vec<std::net::TcpListener>,
+    drain: &Drain,
+    on_conn: F,
+) -> Vec<std::net::TcpListener>
 where
     F: Fn(TcpStream) -> Fut + Clone + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    let mut handles = Vec::with_capacity(sockets.len());
     for std_listener in sockets {
         let addr = std_listener.local_addr().ok();
+        match std_listener.try_clone() {
+            Ok(h) => handles.push(h),
+            Err(e) => tracing::warn!(?addr, error = %e, "could not duplicate a listener"),
+        }
         match TcpListener::from_std(std_listener) {
             Ok(listener) => {
                 monoio::spawn(accept_loop(listener, drain.clone(), on_conn.clone()));
@@ -308,6 +344,7 @@ where
             }
         }
     }
+    handles
 }
 
 async fn accept_loop<F, Fut>(listener: TcpListener, drain: Drain, on_conn: F)
