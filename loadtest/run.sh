@@ -237,15 +237,17 @@ if command -v oha >/dev/null; then
     oha -z "${DURATION}s" -q 1000 --latency-correction -c 16 --no-tui -m POST -D "$WORK/1k" \
       --output-format json "$1" | python3 loadtest/parse_oha.py
   }
-  cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  # On-CPU nanoseconds of every thread of the processes named (schedstat).
+  cpu_ns() { local t=0 f; for p in "$@"; do for f in /proc/"$p"/task/*/schedstat; do t=$((t + $(awk '{print $1}' "$f"))); done; done; echo "$t"; }
   start_daprd 0
   VIA="http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app"
   oha -z 1s -q 1000 -c 16 --no-tui -m POST -D "$WORK/1k" "$VIA" >/dev/null   # warm-up
-  : > "$WORK/hop"
+  : > "$WORK/hop"; : > "$WORK/hop.haproxy"
+  HAPROXY_PIDS=$(pgrep -f "haproxy -q -f $WORK/haproxy.cfg" || true)
   PEAK_RSS=0
   for _ in $(seq 1 "$REPEATS"); do
     direct=$(ohr "http://127.0.0.1:$NGINX_PORT/app")
-    c0=$(cpu_ticks "$DAPRD_PID")
+    c0=$(cpu_ns "$DAPRD_PID")
     echo 0 > "$WORK/peak"
     ( peak=0; while kill -0 "$DAPRD_PID" 2>/dev/null; do
         r=$(rss_kib "$DAPRD_PID"); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" > "$WORK/peak"; sleep 0.2
@@ -253,14 +255,25 @@ if command -v oha >/dev/null; then
     sampler=$!
     via=$(ohr "$VIA")
     kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-    c1=$(cpu_ticks "$DAPRD_PID")
+    c1=$(cpu_ns "$DAPRD_PID")
     p=$(cat "$WORK/peak"); [ "$p" -gt "$PEAK_RSS" ] && PEAK_RSS=$p
     echo "$direct $via $((c1 - c0))" >> "$WORK/hop"
+    if [ "$HAPROXY" = yes ] && [ -n "$HAPROXY_PIDS" ]; then
+      # shellcheck disable=SC2086
+      h0=$(cpu_ns $HAPROXY_PIDS)
+      viah=$(ohr "http://127.0.0.1:$HAPROXY_PORT/app")
+      # shellcheck disable=SC2086
+      h1=$(cpu_ns $HAPROXY_PIDS)
+      echo "$direct $viah $((h1 - h0))" >> "$WORK/hop.haproxy"
+    fi
   done
   stop_daprd
-  HOP_ROWS+=("$(python3 loadtest/hop_row.py "$WORK/hop" "$DURATION" "$(getconf CLK_TCK)" "$PEAK_RSS")")
+  HOP_ROWS+=("| daprd $(python3 loadtest/hop_row.py "$WORK/hop" "$DURATION" "$PEAK_RSS KiB")")
+  if [ -s "$WORK/hop.haproxy" ]; then
+    HOP_ROWS+=("| haproxy (peer) $(python3 loadtest/hop_row.py "$WORK/hop.haproxy" "$DURATION" "—")")
+  fi
 else
-  HOP_ROWS+=("| skipped: oha not installed (cargo install oha) | | | | | |")
+  HOP_ROWS+=("| skipped: oha not installed (cargo install oha) | | | | | | |")
 fi
 
 # per-core scaling (wrk shares the same cores: a lower bound)
@@ -293,8 +306,8 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA.md"
   echo
   echo "One invoke hop at 1000 req/s open loop (oha -q 1000 --latency-correction -c 16, 1 KiB POST, ${DURATION}s, median of $REPEATS alternating runs; app: nginx):"
   echo
-  echo "| direct p50 / p99 (µs) | via daprd p50 / p99 (µs) | added p50 / p99 (µs) | via daprd req/s | daprd vCPU per 1000 req/s | daprd peak RSS under load |"
-  echo "|---|---|---|---|---|---|"
+  echo "| hop | direct p50 / p99 (µs) | via the hop p50 / p99 (µs) | added p50 / p99 (µs) | req/s via the hop | hop's vCPU per 1000 req/s | peak RSS under load |"
+  echo "|---|---|---|---|---|---|---|"
   printf '%s\n' "${HOP_ROWS[@]}"
   echo
   echo "| measure | value |"
