@@ -825,3 +825,26 @@ fn grpc_app_receives_cron_events_and_its_answer_reaches_output_bindings() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Redis unreachable at start-up: Go's message, said once — "redis binding:
+/// error connecting to redis at <host>: …" for bindings.redis and "redis
+/// streams: error connecting to redis at <host>: …" for pubsub.redis.
+#[test]
+fn redis_components_unreachable_at_start_up_say_so_as_go() {
+    let port = free_port(); // nothing listens there
+    let host = format!("127.0.0.1:{port}");
+    for (kind, prefix) in [
+        ("bindings.redis", "redis binding: "),
+        ("pubsub.redis", "redis streams: "),
+    ] {
+        let dir = services::component_dir(kind, &[("redisHost", &host)]);
+        let out = failed_start_up("redis-down", &dir);
+        let said = format!("{prefix}error connecting to redis at {host}: ");
+        assert!(out.contains(&said), "{kind}: {out}");
+        assert_eq!(
+            out.matches("error connecting to redis at").count(),
+            out.matches(&said).count(),
+            "{kind}: said twice: {out}"
+        );
+    }
+}

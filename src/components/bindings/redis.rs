@@ -37,11 +37,14 @@ impl RedisBindingFactory {
     /// Parses the Redis block and pings Redis (Go's `Init`).
     pub fn new(md: &Metadata) -> Result<Self, String> {
         let settings = Settings::parse(md)?;
-        ping(&settings, &[]).map_err(|(PingError::Unreachable(e) | PingError::Refused(e))| {
-            format!(
+        // Go: "redis binding: error connecting to redis at <host>: <err>"
+        // (the probe's own error already starts "error connecting to …").
+        ping(&settings, &[]).map_err(|e| match e {
+            PingError::Unreachable(e) => format!("redis binding: {e}"),
+            PingError::Refused(e) => format!(
                 "redis binding: error connecting to redis at {}: {e}",
                 settings.host
-            )
+            ),
         })?;
         Ok(Self {
             settings: Arc::new(settings),

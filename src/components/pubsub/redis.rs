@@ -115,7 +115,10 @@ impl RedisPubSubFactory {
         let streams = StreamSettings::parse(metadata, app_id)?;
         ping(&settings, &[]).map_err(|e| match e {
             PingError::Unreachable(e) => format!("redis streams: {e}"),
-            PingError::Refused(e) => format!("redis streams: PING refused: {e}"),
+            PingError::Refused(e) => format!(
+                "redis streams: error connecting to redis at {}: {e}",
+                settings.host
+            ),
         })?;
         Ok(Self {
             settings: Arc::new(settings),
