@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use super::{failure, InvokeRequest, InvokeResponse, InvokeResult, OutputBinding};
 use crate::components::redis::cluster::Redis;
-use crate::components::redis::{command, error_text, ping, Frame, PingError, Settings};
+use crate::components::redis::{command, error_text, ping, Frame, Settings};
 use crate::components::{ComponentError, Metadata};
 use crate::config::options::{parse_go_duration, DurationError};
 
@@ -37,15 +37,7 @@ impl RedisBindingFactory {
     /// Parses the Redis block and pings Redis (Go's `Init`).
     pub fn new(md: &Metadata) -> Result<Self, String> {
         let settings = Settings::parse(md)?;
-        // Go: "redis binding: error connecting to redis at <host>: <err>"
-        // (the probe's own error already starts "error connecting to …").
-        ping(&settings, &[]).map_err(|e| match e {
-            PingError::Unreachable(e) => format!("redis binding: {e}"),
-            PingError::Refused(e) => format!(
-                "redis binding: error connecting to redis at {}: {e}",
-                settings.host
-            ),
-        })?;
+        ping(&settings, &[]).map_err(|e| e.go_message("redis binding", &settings.host))?;
         Ok(Self {
             settings: Arc::new(settings),
         })

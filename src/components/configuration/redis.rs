@@ -47,7 +47,7 @@ use super::{
 };
 use crate::components::redis::client::{self, Client};
 use crate::components::redis::subscriber::Subscriber;
-use crate::components::redis::{as_bytes, command, error_text, ping, Frame, PingError, Settings};
+use crate::components::redis::{as_bytes, command, error_text, ping, Frame, Settings};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 use crate::runtime::shutdown::{ConnGuard, Drain, Latch};
 
@@ -77,13 +77,7 @@ impl RedisConfigurationFactory {
         if settings.cluster {
             return Err("configuration.redis: redisType \"cluster\" is not supported (keyspace notifications would have to be subscribed on every cluster node); use a single Redis node".to_owned());
         }
-        ping(&settings, &[]).map_err(|e| match e {
-            PingError::Unreachable(e) => format!("redis store: {e}"),
-            PingError::Refused(e) => format!(
-                "redis store: error connecting to redis at {}: {e}",
-                settings.host
-            ),
-        })?;
+        ping(&settings, &[]).map_err(|e| e.go_message("redis store", &settings.host))?;
         Ok(Self {
             settings: Arc::new(settings),
             subscriptions: Arc::default(),
@@ -107,15 +101,6 @@ pub struct RedisConfiguration {
     subscriptions: Arc<Subscriptions>,
 }
 
-fn backend_error(e: client::Error) -> ComponentError {
-    let kind = match e.kind {
-        client::ErrorKind::Timeout => ComponentErrorKind::Timeout,
-        client::ErrorKind::Unavailable => ComponentErrorKind::Unavailable,
-        client::ErrorKind::Protocol => ComponentErrorKind::Other,
-    };
-    ComponentError::new(kind, e.message)
-}
-
 /// A stored string as an item; `None` for an empty value (left out, as Go).
 fn item(raw: &[u8]) -> Option<Item> {
     let (value, version) = split_value_version(&String::from_utf8_lossy(raw));
@@ -134,7 +119,7 @@ impl ConfigurationStore for RedisConfiguration {
                 .client
                 .call(command(&[b"KEYS", b"*"]))
                 .await
-                .map_err(backend_error)?;
+                .map_err(ComponentError::from)?;
             keys = match reply {
                 Frame::Array(all) => all
                     .iter()
@@ -170,7 +155,7 @@ impl ConfigurationStore for RedisConfiguration {
         };
         let reply = match self.client.call(command(&args)).await {
             Ok(r) => r,
-            Err(e) => return Err(fail(backend_error(e.clone()).kind(), &e.message)),
+            Err(e) => return Err(fail(ComponentError::from(e.clone()).kind(), &e.message)),
         };
         let Frame::Array(values) = reply else {
             let why = error_text(&reply).unwrap_or("unexpected reply");
@@ -217,7 +202,7 @@ impl ConfigurationStore for RedisConfiguration {
             Ok(c) => c,
             Err(e) => {
                 self.subscriptions.remove(&id);
-                return Err(backend_error(e));
+                return Err(ComponentError::from(e));
             }
         };
         tracing::debug!(id = %id, channels = ?watch.channels, "configuration subscription started");

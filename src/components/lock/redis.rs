@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use super::{LockStore, TryLockRequest, UnlockRequest, UnlockStatus};
-use crate::components::redis::client::{self, Client};
+use crate::components::redis::client::Client;
 use crate::components::redis::{
     as_bytes, command, error_text, ping, script_sha, Frame, PingError, Settings,
 };
@@ -88,15 +88,6 @@ pub struct RedisLock {
     unlock_sha: Arc<str>,
 }
 
-fn backend_error(e: client::Error) -> ComponentError {
-    let kind = match e.kind {
-        client::ErrorKind::Timeout => ComponentErrorKind::Timeout,
-        client::ErrorKind::Unavailable => ComponentErrorKind::Unavailable,
-        client::ErrorKind::Protocol => ComponentErrorKind::Other,
-    };
-    ComponentError::new(kind, e.message)
-}
-
 fn reply_error(what: &str, f: &Frame) -> ComponentError {
     ComponentError::new(
         ComponentErrorKind::Other,
@@ -121,7 +112,7 @@ impl LockStore for RedisLock {
                 expiry.as_bytes(),
             ]))
             .await
-            .map_err(backend_error)?;
+            .map_err(ComponentError::from)?;
         match reply {
             Frame::SimpleString(_) | Frame::BulkString(_) => Ok(true),
             Frame::Null => Ok(false),
@@ -137,13 +128,13 @@ impl LockStore for RedisLock {
             .client
             .call(args(b"EVALSHA", self.unlock_sha.as_bytes()))
             .await
-            .map_err(backend_error)?;
+            .map_err(ComponentError::from)?;
         if error_text(&reply).is_some_and(|e| e.starts_with("NOSCRIPT")) {
             reply = self
                 .client
                 .call(args(b"EVAL", UNLOCK_SCRIPT.as_bytes()))
                 .await
-                .map_err(backend_error)?;
+                .map_err(ComponentError::from)?;
         }
         match reply {
             Frame::Integer(n) if n >= 0 => Ok(UnlockStatus::Success),

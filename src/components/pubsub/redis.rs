@@ -36,9 +36,7 @@ use super::{
     Delivery, Features, Handled, Message, MessageHandler, PubSub, PublishRequest, SubscribeRequest,
 };
 use crate::components::redis::cluster::Redis;
-use crate::components::redis::{
-    command, error_text, ping, push_command, Frame, PingError, Settings,
-};
+use crate::components::redis::{command, error_text, ping, push_command, Frame, Settings};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 use crate::runtime::shutdown::Drain;
 
@@ -113,13 +111,7 @@ impl RedisPubSubFactory {
     pub fn new(metadata: &Metadata, app_id: &str) -> Result<Self, String> {
         let settings = Settings::parse(metadata)?;
         let streams = StreamSettings::parse(metadata, app_id)?;
-        ping(&settings, &[]).map_err(|e| match e {
-            PingError::Unreachable(e) => format!("redis streams: {e}"),
-            PingError::Refused(e) => format!(
-                "redis streams: error connecting to redis at {}: {e}",
-                settings.host
-            ),
-        })?;
+        ping(&settings, &[]).map_err(|e| e.go_message("redis streams", &settings.host))?;
         Ok(Self {
             settings: Arc::new(settings),
             streams: Arc::new(streams),

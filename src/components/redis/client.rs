@@ -76,6 +76,19 @@ impl Error {
     }
 }
 
+/// A failed call as components report it: a timeout, an outage, or other.
+impl From<Error> for crate::components::ComponentError {
+    fn from(e: Error) -> Self {
+        use crate::components::ComponentErrorKind as Kind;
+        let kind = match e.kind {
+            ErrorKind::Timeout => Kind::Timeout,
+            ErrorKind::Unavailable => Kind::Unavailable,
+            ErrorKind::Protocol => Kind::Other,
+        };
+        Self::new(kind, e.message)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

@@ -295,6 +295,18 @@ pub enum PingError {
     Refused(String),
 }
 
+impl PingError {
+    /// Go's start-up error of most Redis components:
+    /// `<prefix>: error connecting to redis at <host>: <err>` (the probe's
+    /// own "unreachable" error already starts "error connecting to …").
+    pub fn go_message(self, prefix: &str, host: &str) -> String {
+        match self {
+            PingError::Unreachable(e) => format!("{prefix}: {e}"),
+            PingError::Refused(e) => format!("{prefix}: error connecting to redis at {host}: {e}"),
+        }
+    }
+}
+
 /// The start-up check of Go's components (their `Init` pings): [`probe`]
 /// with `PING` first, then `commands`; returns the replies to `commands`.
 pub fn ping(settings: &Settings, commands: &[BytesMut]) -> Result<Vec<Frame>, PingError> {

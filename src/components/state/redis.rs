@@ -29,7 +29,6 @@ use super::{
     BulkGetItem, Concurrency, DeleteRequest, Features, GetRequest, SetRequest, StateItem,
     StateStore, TransactionOp,
 };
-use crate::components::redis::client;
 use crate::components::redis::cluster::{self, Redis};
 use crate::components::redis::{
     as_bytes, command, error_text, probe, push_command, script_sha, Frame, Settings,
@@ -192,15 +191,6 @@ pub struct RedisStateStore {
     default_ttl: Option<i64>,
 }
 
-fn backend_error(e: client::Error) -> ComponentError {
-    let kind = match e.kind {
-        client::ErrorKind::Timeout => ComponentErrorKind::Timeout,
-        client::ErrorKind::Unavailable => ComponentErrorKind::Unavailable,
-        client::ErrorKind::Protocol => ComponentErrorKind::Other,
-    };
-    ComponentError::new(kind, e.message)
-}
-
 /// `ttlInSeconds` as Go's Redis store reads it: any integer.
 fn ttl(md: &HashMap<String, String>, default: Option<i64>) -> Result<Option<i64>, ComponentError> {
     match md.get("ttlInSeconds").filter(|v| !v.is_empty()) {
@@ -247,13 +237,13 @@ impl RedisStateStore {
             .redis
             .call_keyed(key, build(b"EVALSHA", script.sha.as_bytes()))
             .await
-            .map_err(backend_error)?;
+            .map_err(ComponentError::from)?;
         if error_text(&reply).is_some_and(|e| e.starts_with("NOSCRIPT")) {
             return self
                 .redis
                 .call_keyed(key, build(b"EVAL", script.text.as_bytes()))
                 .await
-                .map_err(backend_error);
+                .map_err(ComponentError::from);
         }
         Ok(reply)
     }
@@ -263,7 +253,7 @@ impl RedisStateStore {
             .redis
             .call_keyed(key.as_bytes(), command(&[b"GET", key.as_bytes()]))
             .await
-            .map_err(backend_error)?;
+            .map_err(ComponentError::from)?;
         match reply {
             Frame::BulkString(data) => Ok(Some(StateItem {
                 data,
@@ -318,7 +308,7 @@ impl RedisStateStore {
             .redis
             .call_keyed(key.as_bytes(), cmd)
             .await
-            .map_err(backend_error)?;
+            .map_err(ComponentError::from)?;
         match error_text(&reply) {
             Some(e) => Err(ComponentError::new(
                 ComponentErrorKind::Other,
@@ -362,7 +352,7 @@ impl RedisStateStore {
         for (r, reply) in reqs.into_iter().zip(replies) {
             let item = match reply {
                 Ok(f) => self.read_hash(f, &r.key).await,
-                Err(e) => Err(backend_error(e)),
+                Err(e) => Err(ComponentError::from(e)),
             };
             out.push((r.key, item));
         }
@@ -393,7 +383,7 @@ impl StateStore for RedisStateStore {
                 command(&[b"HGETALL", req.key.as_bytes()]),
             )
             .await
-            .map_err(backend_error)?;
+            .map_err(ComponentError::from)?;
         match Self::from_hash(reply, &req.key) {
             Ok(item) => Ok(item),
             Err(None) => self.direct_get(&req.key).await,
@@ -416,7 +406,7 @@ impl StateStore for RedisStateStore {
             Err(e) => {
                 return reqs
                     .into_iter()
-                    .map(|r| (r.key, Err(backend_error(e.clone()))))
+                    .map(|r| (r.key, Err(ComponentError::from(e.clone()))))
                     .collect()
             }
         };
