@@ -57,6 +57,7 @@ fn main() -> ExitCode {
     };
     let tuning = Tuning {
         driver,
+        release_startup_pages: true,
         ..Tuning::default()
     };
     match daprd::runtime::run(opts, tuning) {

@@ -8,6 +8,7 @@
 //! shutdown API) stops every accept loop at once, lets in-flight requests
 //! finish within `--dapr-graceful-shutdown-seconds`, then the workers exit.
 
+pub mod memory;
 pub mod readiness;
 pub mod shutdown;
 pub mod worker;
@@ -67,6 +68,9 @@ pub struct Tuning {
     pub driver: Driver,
     /// HTTP/2 concurrent streams per connection (Go daprd caps gRPC at 100; we do not).
     pub max_concurrent_streams: u32,
+    /// Unmap the code pages start-up touched once every worker serves
+    /// ([`memory`]). Process-wide, so only the `daprd` binary turns it on.
+    pub release_startup_pages: bool,
 }
 
 impl Default for Tuning {
@@ -77,6 +81,7 @@ impl Default for Tuning {
             body_timeout: Duration::from_secs(60),
             driver: Driver::Auto,
             max_concurrent_streams: 2000,
+            release_startup_pages: false,
         }
     }
 }
@@ -150,6 +155,7 @@ pub struct Shared {
     /// When start-up began.
     pub started: Instant,
     initialized_logged: AtomicBool,
+    startup_pages_released: AtomicBool,
 }
 
 impl Shared {
@@ -160,6 +166,19 @@ impl Shared {
                 "dapr initialized. Status: Running. Init Elapsed {}ms",
                 self.started.elapsed().as_millis()
             );
+        }
+    }
+
+    /// Once every worker serves, start-up's code pages are unmapped (when
+    /// [`Tuning::release_startup_pages`]); runs once, on the last worker up.
+    pub fn note_outbound_ready(&self, tuning: &Tuning) {
+        if tuning.release_startup_pages
+            && self.readiness.outbound_ready()
+            && !self.startup_pages_released.swap(true, Ordering::AcqRel)
+        {
+            if let Some((before, after)) = memory::release_startup_pages() {
+                tracing::debug!("start-up code pages released: RSS {before} KiB -> {after} KiB");
+            }
         }
     }
 }
@@ -338,6 +357,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         invocation,
         started,
         initialized_logged: AtomicBool::new(false),
+        startup_pages_released: AtomicBool::new(false),
         opts,
     });
 

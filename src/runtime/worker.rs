@@ -293,6 +293,7 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
 
     shared.readiness.worker_up();
     shared.note_readiness();
+    shared.note_outbound_ready(&tuning);
     monoio::spawn(crate::subscriptions::start_worker(ctx.clone()));
     if index == 0 {
         monoio::spawn(app_init(ctx.clone()));

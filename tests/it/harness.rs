@@ -218,6 +218,28 @@ impl Daprd {
     }
 
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Daprd {
+        Self::spawn(extra, env, Stdio::null())
+    }
+
+    /// As [`Daprd::start`], with every line daprd logs (to stdout, as Go's)
+    /// sent down the returned channel.
+    pub fn start_with_logs(extra: &[&str]) -> (Daprd, std::sync::mpsc::Receiver<String>) {
+        use std::io::BufRead;
+        let mut d = Self::spawn(extra, &[], Stdio::piped());
+        let stdout = d.child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        (d, rx)
+    }
+
+    fn spawn(extra: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Daprd {
         let (http, grpc, metrics) = (free_port(), free_port(), free_port());
         let mut cmd = Command::new(daprd_bin());
         cmd.args([
@@ -237,7 +259,7 @@ impl Daprd {
         .args(extra)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::piped());
         let child = cmd.spawn().expect("spawn daprd");
         let d = Daprd {

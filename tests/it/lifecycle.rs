@@ -123,3 +123,50 @@ fn restart_on_the_same_ports_right_after_exit() {
         assert_eq!(child.wait().expect("wait").code(), Some(0), "round {round}");
     }
 }
+
+/// Once every worker serves, the code pages start-up touched are unmapped
+/// (`src/runtime/memory.rs`): the RSS falls to a fraction of start-up's, and
+/// the code the sidecar runs afterwards faults back in from the page cache
+/// and works.
+#[test]
+fn start_up_code_pages_are_released_once_serving() {
+    let res = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resources");
+    let res = res.to_str().expect("a UTF-8 path");
+    let (mut d, logs) = Daprd::start_with_logs(&["--log-level", "debug", "--resources-path", res]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let kib: Vec<u64> = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = logs
+            .recv_timeout(left)
+            .expect("daprd logs the release of start-up pages");
+        if let Some(rest) = line.split("start-up code pages released: RSS ").nth(1) {
+            // "<before> KiB -> <after> KiB", then the log's other fields.
+            break rest
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .take(2)
+                .collect();
+        }
+    };
+    let [before, after] = kib[..] else {
+        panic!("two RSS figures expected: {kib:?}")
+    };
+    assert!(
+        after * 2 < before,
+        "RSS {before} KiB -> {after} KiB: less than half should remain"
+    );
+    // Code that ran at start-up runs again: every API still answers.
+    assert_eq!(get(d.http, "/v1.0/metadata").status, 200);
+    let saved = request(
+        d.http,
+        "POST",
+        "/v1.0/state/statestore",
+        &[("content-type", "application/json")],
+        br#"[{"key":"k","value":"after release"}]"#,
+    );
+    assert_eq!(saved.status, 204);
+    let got = get(d.http, "/v1.0/state/statestore/k");
+    assert_eq!(got.text(), r#""after release""#);
+    d.signal("TERM");
+    assert_eq!(d.wait_exit().code(), Some(0));
+}
