@@ -53,6 +53,11 @@ if command -v haproxy >/dev/null; then
   haproxy -q -f "$WORK/haproxy.cfg" &
   PIDS+=("$!")
   wait_http "http://127.0.0.1:$HAPROXY_PORT/app" 200 && HAPROXY=yes
+  HAPROXY_TCP_PORT=$(free_port)
+  sed -e "s|@PORT@|$NGINX_PORT|g" -e "s|@HAPROXY_TCP_PORT@|$HAPROXY_TCP_PORT|g" loadtest/conf/haproxy-tcp.cfg > "$WORK/haproxy-tcp.cfg"
+  haproxy -q -f "$WORK/haproxy-tcp.cfg" &
+  PIDS+=("$!")
+  wait_http "http://127.0.0.1:$HAPROXY_TCP_PORT/app" 200 || HAPROXY=no
 fi
 
 # Components: the in-memory defaults, plus state.redis ("redisstore") when
@@ -144,6 +149,7 @@ row "GET /v1.0/state (in-memory)" "http://127.0.0.1:$DAPRD_PORT/v1.0/state/state
 row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$NGINX_PORT/proxy/app" "nginx proxy_pass"
 if [ "$HAPROXY" = yes ]; then
   row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$HAPROXY_PORT/app" "haproxy (http-reuse always)"
+  row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$HAPROXY_TCP_PORT/app" "haproxy mode tcp (L4 relay, parses nothing)"
 else
   ROWS+=("| invoke vs haproxy skipped: haproxy not installed (apt-get install haproxy) | | | | | |")
 fi
@@ -242,8 +248,15 @@ if command -v oha >/dev/null; then
   start_daprd 0
   VIA="http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app"
   oha -z 1s -q 1000 -c 16 --no-tui -m POST -D "$WORK/1k" "$VIA" >/dev/null   # warm-up
-  : > "$WORK/hop"; : > "$WORK/hop.haproxy"
-  HAPROXY_PIDS=$(pgrep -f "haproxy -q -f $WORK/haproxy.cfg" || true)
+  : > "$WORK/hop"
+  # The peers, each measured right after daprd in every round: haproxy as an
+  # HTTP proxy, and haproxy as a bare L4 relay (the floor for any proxy).
+  PEERS=()
+  if [ "$HAPROXY" = yes ]; then
+    PEERS+=("haproxy.cfg|http://127.0.0.1:$HAPROXY_PORT/app|haproxy (peer, HTTP)")
+    PEERS+=("haproxy-tcp.cfg|http://127.0.0.1:$HAPROXY_TCP_PORT/app|haproxy mode tcp (L4 relay, the floor)")
+  fi
+  for peer in "${PEERS[@]}"; do : > "$WORK/hop.${peer%%|*}"; done
   PEAK_RSS=0
   for _ in $(seq 1 "$REPEATS"); do
     direct=$(ohr "http://127.0.0.1:$NGINX_PORT/app")
@@ -258,20 +271,24 @@ if command -v oha >/dev/null; then
     c1=$(cpu_ns "$DAPRD_PID")
     p=$(cat "$WORK/peak"); [ "$p" -gt "$PEAK_RSS" ] && PEAK_RSS=$p
     echo "$direct $via $((c1 - c0))" >> "$WORK/hop"
-    if [ "$HAPROXY" = yes ] && [ -n "$HAPROXY_PIDS" ]; then
+    for peer in "${PEERS[@]}"; do
+      IFS='|' read -r cfg url _ <<< "$peer"
+      pids=$(pgrep -f "haproxy -q -f $WORK/$cfg\$" || true)
+      [ -n "$pids" ] || continue
       # shellcheck disable=SC2086
-      h0=$(cpu_ns $HAPROXY_PIDS)
-      viah=$(ohr "http://127.0.0.1:$HAPROXY_PORT/app")
+      h0=$(cpu_ns $pids)
+      viah=$(ohr "$url")
       # shellcheck disable=SC2086
-      h1=$(cpu_ns $HAPROXY_PIDS)
-      echo "$direct $viah $((h1 - h0))" >> "$WORK/hop.haproxy"
-    fi
+      h1=$(cpu_ns $pids)
+      echo "$direct $viah $((h1 - h0))" >> "$WORK/hop.$cfg"
+    done
   done
   stop_daprd
   HOP_ROWS+=("| daprd $(python3 loadtest/hop_row.py "$WORK/hop" "$DURATION" "$PEAK_RSS KiB")")
-  if [ -s "$WORK/hop.haproxy" ]; then
-    HOP_ROWS+=("| haproxy (peer) $(python3 loadtest/hop_row.py "$WORK/hop.haproxy" "$DURATION" "—")")
-  fi
+  for peer in "${PEERS[@]}"; do
+    IFS='|' read -r cfg _ name <<< "$peer"
+    [ -s "$WORK/hop.$cfg" ] && HOP_ROWS+=("| $name $(python3 loadtest/hop_row.py "$WORK/hop.$cfg" "$DURATION" "—")")
+  done
 else
   HOP_ROWS+=("| skipped: oha not installed (cargo install oha) | | | | | | |")
 fi
