@@ -145,14 +145,28 @@ PY
 row "GET /v1.0/healthz (204)" "http://127.0.0.1:$DAPRD_PORT/v1.0/healthz" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
 row "GET /v1.0/metadata (~400 B JSON)" "http://127.0.0.1:$DAPRD_PORT/v1.0/metadata" "http://127.0.0.1:$NGINX_PORT/json" "nginx static JSON"
 row "GET /v1.0/state (in-memory)" "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore/order-1" "http://127.0.0.1:$NGINX_PORT/" "nginx return 200"
-# T1: service invocation (daprd → app) vs nginx reverse-proxying to the same app.
-row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$NGINX_PORT/proxy/app" "nginx proxy_pass"
+# T1: service invocation (daprd → app) vs nginx and haproxy reverse-proxying
+# to the same app, and haproxy as a bare L4 relay (parses nothing: the floor
+# for any proxy process). Interleaved: each round runs daprd, then every peer,
+# and the ratio is the median of the rounds' ratios, so the VM's drift
+# between rounds does not land on one side.
+INVOKE="GET /v1.0/invoke/loadtest/method/app (app: nginx)"
+INVOKE_PEERS=("nginx proxy_pass|http://127.0.0.1:$NGINX_PORT/proxy/app")
 if [ "$HAPROXY" = yes ]; then
-  row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$HAPROXY_PORT/app" "haproxy (http-reuse always)"
-  row "invoke GET /v1.0/invoke/loadtest/method/app (app: nginx)" "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app" "http://127.0.0.1:$HAPROXY_TCP_PORT/app" "haproxy mode tcp (L4 relay, parses nothing)"
+  INVOKE_PEERS+=("haproxy (http-reuse always)|http://127.0.0.1:$HAPROXY_PORT/app")
+  INVOKE_PEERS+=("haproxy mode tcp (L4 relay, parses nothing)|http://127.0.0.1:$HAPROXY_TCP_PORT/app")
 else
   ROWS+=("| invoke vs haproxy skipped: haproxy not installed (apt-get install haproxy) | | | | | |")
 fi
+: > "$WORK/rounds"
+for round in $(seq 1 "$REPEATS"); do
+  printf '%s\tdaprd\t%s\n' "$round" "$(bench "http://127.0.0.1:$DAPRD_PORT/v1.0/invoke/loadtest/method/app")" >> "$WORK/rounds"
+  for peer in "${INVOKE_PEERS[@]}"; do
+    printf '%s\t%s\t%s\n' "$round" "${peer%%|*}" "$(bench "${peer#*|}")" >> "$WORK/rounds"
+  done
+done
+while IFS= read -r r; do ROWS+=("$r"); done < <(python3 loadtest/rounds.py "$WORK/rounds" "invoke $INVOKE" \
+  "haproxy mode tcp (L4 relay, parses nothing)|haproxy (http-reuse always)")
 # T8: a Redis read through the sidecar vs redis-benchmark's GET straight to
 # Redis, both with $CONNS connections.
 if [ "$REDIS" = yes ] && command -v redis-benchmark >/dev/null; then
