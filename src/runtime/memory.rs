@@ -19,6 +19,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The mappings whose pages may be dropped, from `/proc/self/smaps` text:
 /// private, not writable, backed by the executable `exe` or a shared library,
@@ -59,6 +60,58 @@ fn mapping_header(line: &str, exe: &str) -> Option<Option<Range<usize>>> {
 fn is_shared_library(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.ends_with(".so") || name.contains(".so.")
+}
+
+/// Start-up's milestones, after each of which the code pages it touched are
+/// released (once per milestone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Milestone {
+    /// Every worker serves and the components are loaded.
+    OutboundReady,
+    /// The app answered: its subscriptions are known and delivery started.
+    AppInitialized,
+}
+
+impl Milestone {
+    fn name(self) -> &'static str {
+        match self {
+            Milestone::OutboundReady => "outbound ready",
+            Milestone::AppInitialized => "app initialized",
+        }
+    }
+}
+
+/// Which milestones have released their pages (`Send + Sync`).
+#[derive(Debug, Default)]
+pub struct StartupPages {
+    enabled: bool,
+    released: AtomicU8,
+}
+
+impl StartupPages {
+    /// Releases at each milestone when `enabled` (only the `daprd` binary
+    /// enables it: it acts on the whole process).
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            released: AtomicU8::new(0),
+        }
+    }
+
+    /// `milestone` is reached: release the pages touched so far, the first
+    /// time only.
+    pub fn reached(&self, milestone: Milestone) {
+        let bit = 1u8 << milestone as u8;
+        if !self.enabled || self.released.fetch_or(bit, Ordering::AcqRel) & bit != 0 {
+            return;
+        }
+        if let Some((before, after)) = release_startup_pages() {
+            tracing::debug!(
+                "start-up code pages released ({}): RSS {before} KiB -> {after} KiB",
+                milestone.name()
+            );
+        }
+    }
 }
 
 /// Unmaps the start-up pages of the binary and its shared libraries; returns

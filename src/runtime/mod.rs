@@ -155,7 +155,8 @@ pub struct Shared {
     /// When start-up began.
     pub started: Instant,
     initialized_logged: AtomicBool,
-    startup_pages_released: AtomicBool,
+    /// Releasing start-up's code pages at its milestones ([`memory`]).
+    pub startup_pages: memory::StartupPages,
 }
 
 impl Shared {
@@ -166,19 +167,6 @@ impl Shared {
                 "dapr initialized. Status: Running. Init Elapsed {}ms",
                 self.started.elapsed().as_millis()
             );
-        }
-    }
-
-    /// Once every worker serves, start-up's code pages are unmapped (when
-    /// [`Tuning::release_startup_pages`]); runs once, on the last worker up.
-    pub fn note_outbound_ready(&self, tuning: &Tuning) {
-        if tuning.release_startup_pages
-            && self.readiness.outbound_ready()
-            && !self.startup_pages_released.swap(true, Ordering::AcqRel)
-        {
-            if let Some((before, after)) = memory::release_startup_pages() {
-                tracing::debug!("start-up code pages released: RSS {before} KiB -> {after} KiB");
-            }
         }
     }
 }
@@ -357,7 +345,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         invocation,
         started,
         initialized_logged: AtomicBool::new(false),
-        startup_pages_released: AtomicBool::new(false),
+        startup_pages: memory::StartupPages::new(tuning.release_startup_pages),
         opts,
     });
 

@@ -16,6 +16,7 @@ use http::{HeaderValue, StatusCode};
 use monoio::io::PrefixedReadIo;
 use monoio::net::{TcpListener, TcpStream};
 
+use super::memory::Milestone;
 use super::shutdown::Drain;
 use super::{Driver, Shared, Tuning};
 use crate::api::lock::LockRef;
@@ -293,7 +294,9 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
 
     shared.readiness.worker_up();
     shared.note_readiness();
-    shared.note_outbound_ready(&tuning);
+    if shared.readiness.outbound_ready() {
+        shared.startup_pages.reached(Milestone::OutboundReady);
+    }
     monoio::spawn(crate::subscriptions::start_worker(ctx.clone()));
     if index == 0 {
         monoio::spawn(app_init(ctx.clone()));
@@ -450,6 +453,7 @@ async fn app_init(ctx: Rc<Ctx>) {
             declarative,
             programmatic,
         ));
+    shared.startup_pages.reached(Milestone::AppInitialized);
     // App health probes run for the rest of the worker's life.
     let probes = crate::channel::health::run_probes(
         &shared.app_health,

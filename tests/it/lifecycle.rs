@@ -124,32 +124,47 @@ fn restart_on_the_same_ports_right_after_exit() {
     }
 }
 
-/// Once every worker serves, the code pages start-up touched are unmapped
-/// (`src/runtime/memory.rs`): the RSS falls to a fraction of start-up's, and
-/// the code the sidecar runs afterwards faults back in from the page cache
-/// and works.
+/// At start-up's milestones (every worker serving; the app initialized), the
+/// code pages start-up touched are unmapped (`src/runtime/memory.rs`): the
+/// RSS falls to a fraction of start-up's, and the code the sidecar runs
+/// afterwards faults back in from the page cache and works.
 #[test]
 fn start_up_code_pages_are_released_once_serving() {
+    let app = crate::app::TestApp::start();
     let res = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resources");
     let res = res.to_str().expect("a UTF-8 path");
-    let (mut d, logs) = Daprd::start_with_logs(&["--log-level", "debug", "--resources-path", res]);
+    let port = app.port.to_string();
+    let (mut d, logs) = Daprd::start_with_logs(&[
+        "--log-level",
+        "debug",
+        "--resources-path",
+        res,
+        "--app-port",
+        &port,
+    ]);
     let deadline = Instant::now() + Duration::from_secs(10);
-    let kib: Vec<u64> = loop {
+    let mut released = Vec::new();
+    while released.len() < 2 {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = logs
             .recv_timeout(left)
-            .expect("daprd logs the release of start-up pages");
-        if let Some(rest) = line.split("start-up code pages released: RSS ").nth(1) {
-            // "<before> KiB -> <after> KiB", then the log's other fields.
-            break rest
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|n| n.parse().ok())
-                .take(2)
-                .collect();
-        }
-    };
-    let [before, after] = kib[..] else {
-        panic!("two RSS figures expected: {kib:?}")
+            .unwrap_or_else(|_| panic!("two releases logged, saw {released:?}"));
+        let Some(rest) = line.split("start-up code pages released (").nth(1) else {
+            continue;
+        };
+        // "<milestone>): RSS <before> KiB -> <after> KiB", then other fields.
+        let (milestone, figures) = rest.split_once("): RSS ").expect("the log's wording");
+        let kib: Vec<u64> = figures
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .take(2)
+            .collect();
+        released.push((milestone.to_owned(), kib));
+    }
+    assert_eq!(released[0].0, "outbound ready");
+    assert_eq!(released[1].0, "app initialized");
+    let [before, after] = released[0].1[..] else {
+        panic!("two RSS figures expected: {released:?}")
     };
     assert!(
         after * 2 < before,
@@ -167,6 +182,14 @@ fn start_up_code_pages_are_released_once_serving() {
     assert_eq!(saved.status, 204);
     let got = get(d.http, "/v1.0/state/statestore/k");
     assert_eq!(got.text(), r#""after release""#);
+    let invoked = request(
+        d.http,
+        "POST",
+        "/v1.0/invoke/testapp/method/echo",
+        &[],
+        b"hi",
+    );
+    assert_eq!(invoked.status, 200);
     d.signal("TERM");
     assert_eq!(d.wait_exit().code(), Some(0));
 }
