@@ -42,6 +42,8 @@ pub struct ListenError {
     pub port: u16,
     /// Every failure, joined.
     pub details: String,
+    /// Some address failed because the port was taken.
+    pub in_use: bool,
 }
 
 /// Resolves `--dapr-listen-addresses`-style host strings to socket addresses.
@@ -90,6 +92,7 @@ pub fn bind(
     workers: usize,
 ) -> Result<Bound, ListenError> {
     let (candidates, mut errors) = resolve(hosts, port);
+    let mut in_use = false;
     let mut bound = Bound {
         addrs: Vec::new(),
         per_worker: (0..workers).map(|_| Vec::new()).collect(),
@@ -145,6 +148,7 @@ pub fn bind(
                     return bind_fallback_v4(role, v4, workers, e);
                 }
                 tracing::warn!(%addr, error = %e, "failed to listen on {role} address");
+                in_use |= e.kind() == io::ErrorKind::AddrInUse;
                 errors.push(format!("{addr}: {e}"));
             }
         }
@@ -158,6 +162,7 @@ pub fn bind(
             } else {
                 errors.join("; ")
             },
+            in_use,
         });
     }
     Ok(bound)
@@ -176,6 +181,7 @@ fn bind_fallback_v4(
             role,
             port: addr.port(),
             details: format!("[::]: {v6_error}; {addr}: {e}"),
+            in_use: e.kind() == io::ErrorKind::AddrInUse,
         })?;
     }
     for _ in 0..workers {
@@ -183,6 +189,7 @@ fn bind_fallback_v4(
             role,
             port: addr.port(),
             details: format!("[::]: {v6_error}; {addr}: {e}"),
+            in_use: e.kind() == io::ErrorKind::AddrInUse,
         })?;
         if addr.port() == 0 {
             if let Ok(a) = l.local_addr() {

@@ -308,13 +308,23 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     };
 
     // Internal gRPC: the flag's port, else Go's "stable random" one.
-    let internal_port = match opts.internal_grpc_port {
-        Some(p) => p,
-        None => crate::net::ports::stable_port(crate::net::ports::STABLE_PORT_START, &opts.app_id)
-            .map_err(StartupError::InternalPort)?,
-    };
     let internal_hosts: Vec<String> = opts.internal_grpc_listen_address.iter().cloned().collect();
-    let internal = listener::bind("internal gRPC", &internal_hosts, internal_port, workers)?;
+    let internal = match opts.internal_grpc_port {
+        Some(p) => listener::bind("internal gRPC", &internal_hosts, p, workers)?,
+        None => {
+            let stable =
+                crate::net::ports::stable_port(crate::net::ports::STABLE_PORT_START, &opts.app_id)
+                    .map_err(StartupError::InternalPort)?;
+            match listener::bind("internal gRPC", &internal_hosts, stable, workers) {
+                // Taken between Go's free-port check and the bind (another
+                // sidecar of this app id starting at the same moment, or a
+                // connection's ephemeral port): any free port, as when the
+                // check itself fails.
+                Err(e) if e.in_use => listener::bind("internal gRPC", &internal_hosts, 0, workers)?,
+                bound => bound?,
+            }
+        }
+    };
     tracing::info!(
         "Internal gRPC server is running on {}:{}",
         opts.internal_grpc_listen_address.as_deref().unwrap_or(""),

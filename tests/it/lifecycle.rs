@@ -193,3 +193,30 @@ fn start_up_code_pages_are_released_once_serving() {
     d.signal("TERM");
     assert_eq!(d.wait_exit().code(), Some(0));
 }
+
+/// The derived ("stable random") internal gRPC port taken between Go's
+/// free-port check (on 127.0.0.1) and the bind (on all interfaces): here an
+/// IPv6-only socket holds it, so the check passes and the bind fails. The
+/// sidecar starts on another free port instead of failing, as it does when
+/// the check itself fails. (Two sidecars of one app id starting together hit
+/// this; it failed a CI run.)
+#[test]
+fn derived_internal_port_taken_after_the_check_falls_back_to_a_free_port() {
+    use socket2::{Domain, Socket, Type};
+    let app_id = "port-race";
+    let port = daprd::net::ports::derived_port(daprd::net::ports::STABLE_PORT_START, app_id)
+        .expect("a derived port");
+    let holder = Socket::new(Domain::IPV6, Type::STREAM, None).expect("socket");
+    holder.set_only_v6(true).expect("IPV6_V6ONLY");
+    let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+    if let Err(e) = holder.bind(&v6.into()).and_then(|()| holder.listen(1)) {
+        eprintln!("SKIPPED: cannot hold [::]:{port} for the test: {e}");
+        return;
+    }
+    let d = InProc::start(&["--app-id", app_id], DRIVERS[0], None);
+    let handle = d.handle.as_ref().expect("running");
+    let internal = handle.internal_grpc_port();
+    assert_ne!(internal, port, "the taken port is not used");
+    assert_ne!(internal, 0);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", internal)).is_ok());
+}
