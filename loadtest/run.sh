@@ -120,6 +120,7 @@ median_run() { # url -> median of REPEATS runs (by rps)
 }
 
 start_daprd 0
+sleep 1   # idle: start-up settled (the app initialized, its pages released)
 IDLE_RSS=$(rss_kib "$DAPRD_PID")
 curl -s -X POST -H 'content-type: application/json' -d '[{"key":"order-1","value":{"id":1,"item":"book"}}]' \
   "http://127.0.0.1:$DAPRD_PORT/v1.0/state/statestore" >/dev/null
