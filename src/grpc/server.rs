@@ -109,7 +109,10 @@ impl GrpcApi {
             let reply = crate::api::grpc::call(&self.ctx, call).await;
             Ok::<_, Status>((reply?, recv))
         };
-        let result = with_deadline(deadline, work).await;
+        // Pinned here and lent: moving `work` into `with_deadline` would
+        // keep it twice in this future's state (16 KiB per stream, copied
+        // on every spawn).
+        let result = with_deadline(deadline, std::pin::pin!(work)).await;
         let extra = reply_metadata.take();
         match result {
             Ok((msg, recv)) => {
@@ -158,7 +161,10 @@ impl GrpcApi {
                 }
             }
         };
-        let result = with_deadline(deadline, work).await;
+        // Pinned here and lent: moving `work` into `with_deadline` would
+        // keep it twice in this future's state (16 KiB per stream, copied
+        // on every spawn).
+        let result = with_deadline(deadline, std::pin::pin!(work)).await;
         let code = result.as_ref().err().map_or(GrpcCode::Ok, |s| s.code);
         let (recv, sent) = (incoming.received(), outgoing.sent());
         outgoing.finish(result.as_ref().map(|_| ()));
@@ -173,7 +179,7 @@ impl StreamHandler for GrpcApi {
         if super::proxy::wanted(&path, req.headers()) {
             // Go's stream interceptor meters a proxied call only when it carries `dapr-app-id`.
             let metered = req.headers().contains_key(crate::api::APP_ID_HEADER);
-            let code = super::proxy::proxy(&self.ctx, req, respond).await;
+            let code = Box::pin(super::proxy::proxy(&self.ctx, req, respond)).await;
             let latency = started.elapsed();
             if metered {
                 self.ctx
@@ -193,8 +199,7 @@ impl StreamHandler for GrpcApi {
         let (code, recv, sent) = match streaming_method(&path) {
             Some(method) => {
                 let outgoing = Outgoing::new(respond);
-                self.streaming(method, &parts.headers, incoming, outgoing, deadline)
-                    .await
+                Box::pin(self.streaming(method, &parts.headers, incoming, outgoing, deadline)).await
             }
             None => {
                 self.unary(&path, parts.headers, incoming, &mut respond, deadline)
