@@ -423,3 +423,37 @@ fn configuration_api_lists_apply_to_both_protocols() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `grpc-timeout` bounds a unary call (Go: the call's context deadline): an
+/// InvokeService to an app method slower than the deadline ends with
+/// DEADLINE_EXCEEDED; one within a generous deadline succeeds.
+#[test]
+fn grpc_timeout_bounds_a_unary_call() {
+    use daprd::proto::dapr::proto::common::v1 as common;
+    use daprd::proto::dapr::proto::runtime::v1 as pb;
+    let app = crate::app::TestApp::start();
+    let port = app.port.to_string();
+    let (_d, addr) = start_with_grpc(&["--app-port", &port], &[]);
+    let slow = pb::InvokeServiceRequest {
+        id: "testapp".into(),
+        message: Some(common::InvokeRequest {
+            method: "slow".into(),
+            http_extension: Some(common::HttpExtension {
+                verb: common::http_extension::Verb::Get as i32,
+                querystring: String::new(),
+            }),
+            ..Default::default()
+        }),
+    };
+    let body = frame(&slow.encode_to_vec());
+    let path = "/dapr.proto.runtime.v1.Dapr/InvokeService";
+    rt().block_on(async {
+        // The app answers /slow after 300 ms.
+        let (status, msg, _) = raw_call(addr, path, &[("grpc-timeout", "50m")], &body).await;
+        assert_eq!((status, msg.as_str()), (4, "context deadline exceeded"));
+        let (status, msg, reply) = raw_call(addr, path, &[("grpc-timeout", "10S")], &body).await;
+        assert_eq!(status, 0, "{msg}");
+        let reply = common::InvokeResponse::decode(reply.expect("a reply")).unwrap();
+        assert_eq!(reply.data.map(|a| a.value), Some(b"slow".to_vec()));
+    });
+}
