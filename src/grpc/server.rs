@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -109,9 +110,6 @@ impl GrpcApi {
             let reply = crate::api::grpc::call(&self.ctx, call).await;
             Ok::<_, Status>((reply?, recv))
         };
-        // Pinned here and lent: moving `work` into `with_deadline` would
-        // keep it twice in this future's state (16 KiB per stream, copied
-        // on every spawn).
         let result = with_deadline(deadline, std::pin::pin!(work)).await;
         let extra = reply_metadata.take();
         match result {
@@ -161,9 +159,6 @@ impl GrpcApi {
                 }
             }
         };
-        // Pinned here and lent: moving `work` into `with_deadline` would
-        // keep it twice in this future's state (16 KiB per stream, copied
-        // on every spawn).
         let result = with_deadline(deadline, std::pin::pin!(work)).await;
         let code = result.as_ref().err().map_or(GrpcCode::Ok, |s| s.code);
         let (recv, sent) = (incoming.received(), outgoing.sent());
@@ -179,7 +174,7 @@ impl StreamHandler for GrpcApi {
         if super::proxy::wanted(&path, req.headers()) {
             // Go's stream interceptor meters a proxied call only when it carries `dapr-app-id`.
             let metered = req.headers().contains_key(crate::api::APP_ID_HEADER);
-            let code = Box::pin(super::proxy::proxy(&self.ctx, req, respond)).await;
+            let code = super::proxy::proxy(&self.ctx, req, respond).await;
             let latency = started.elapsed();
             if metered {
                 self.ctx
@@ -199,7 +194,8 @@ impl StreamHandler for GrpcApi {
         let (code, recv, sent) = match streaming_method(&path) {
             Some(method) => {
                 let outgoing = Outgoing::new(respond);
-                Box::pin(self.streaming(method, &parts.headers, incoming, outgoing, deadline)).await
+                self.streaming(method, &parts.headers, incoming, outgoing, deadline)
+                    .await
             }
             None => {
                 self.unary(&path, parts.headers, incoming, &mut respond, deadline)
@@ -255,9 +251,13 @@ fn streaming_method(path: &str) -> Option<Result<Streaming, Status>> {
 }
 
 /// Runs `work` under the call's `grpc-timeout`, if any.
+///
+/// `work` is lent, pinned in the caller: a call's work is the largest part
+/// of its stream's task, and taking it by value would keep it twice in the
+/// task's state (16 KiB instead of 9.5 KiB per stream, copied on every spawn).
 async fn with_deadline<T>(
     deadline: Option<Duration>,
-    work: impl Future<Output = Result<T, Status>>,
+    work: Pin<&mut impl Future<Output = Result<T, Status>>>,
 ) -> Result<T, Status> {
     match deadline {
         Some(d) => match monoio::time::timeout(d, work).await {
