@@ -6,10 +6,8 @@
 //! by `|` and hashed with SHA-256. The first two bytes of the hash (little
 //! end first) modulo `65535 - start` are added to `start` (47300), so a
 //! restarted sidecar gets the same port and peers that cached its address
-//! still reach it. If that port cannot be bound on `localhost`, any free
-//! port is used instead.
-
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+//! still reach it. When that port is taken, the runtime listens on any
+//! free port instead (`runtime::start`).
 
 use sha2::{Digest, Sha256};
 
@@ -23,19 +21,6 @@ pub fn derived_port(start: u16, app_id: &str) -> Option<u16> {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     derive(start, &[app_id, &cwd, &uid().to_string(), &hostname()])
-}
-
-/// The stable port for `app_id`, or a free random port when it is taken.
-pub fn stable_port(start: u16, app_id: &str) -> std::io::Result<u16> {
-    if let Some(port) = derived_port(start, app_id) {
-        // Go checks by listening on localhost:port once.
-        if TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).is_ok() {
-            return Ok(port);
-        }
-    }
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?
-        .local_addr()
-        .map(|a| a.port())
 }
 
 /// The derivation itself: `sha256(parts.join("|"))`, bytes 0 and 1 as a
@@ -81,17 +66,5 @@ mod tests {
             assert!((47300..65535).contains(&p), "{p}");
         }
         assert_eq!(derive(65535, &["a"]), None);
-    }
-
-    #[test]
-    fn stable_port_is_bindable_and_repeatable() {
-        let a = stable_port(STABLE_PORT_START, "stable-port-test").unwrap();
-        assert_ne!(a, 0);
-        if derived_port(STABLE_PORT_START, "stable-port-test") == Some(a) {
-            assert_eq!(
-                stable_port(STABLE_PORT_START, "stable-port-test").unwrap(),
-                a
-            );
-        }
     }
 }

@@ -107,9 +107,6 @@ pub enum StartupError {
     /// The name resolver could not be created or initialised.
     #[error(transparent)]
     NameResolution(#[from] crate::components::nameresolution::InitError),
-    /// No internal gRPC port could be found.
-    #[error("failed to get free port for internal grpc server: {0}")]
-    InternalPort(std::io::Error),
     /// A worker thread or its runtime could not be created.
     #[error("failed to start worker {worker}: {source}")]
     Worker {
@@ -307,19 +304,17 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         None
     };
 
-    // Internal gRPC: the flag's port, else Go's "stable random" one.
+    // Internal gRPC: the flag's port, else Go's "stable random" one; when
+    // that is taken (another sidecar of this app id, a connection's
+    // ephemeral port), any free port, as Go does.
     let internal_hosts: Vec<String> = opts.internal_grpc_listen_address.iter().cloned().collect();
     let internal = match opts.internal_grpc_port {
         Some(p) => listener::bind("internal gRPC", &internal_hosts, p, workers)?,
         None => {
             let stable =
-                crate::net::ports::stable_port(crate::net::ports::STABLE_PORT_START, &opts.app_id)
-                    .map_err(StartupError::InternalPort)?;
+                crate::net::ports::derived_port(crate::net::ports::STABLE_PORT_START, &opts.app_id)
+                    .unwrap_or(0);
             match listener::bind("internal gRPC", &internal_hosts, stable, workers) {
-                // Taken between Go's free-port check and the bind (another
-                // sidecar of this app id starting at the same moment, or a
-                // connection's ephemeral port): any free port, as when the
-                // check itself fails.
                 Err(e) if e.in_use => listener::bind("internal gRPC", &internal_hosts, 0, workers)?,
                 bound => bound?,
             }

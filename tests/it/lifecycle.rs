@@ -198,14 +198,12 @@ fn start_up_code_pages_are_released_once_serving() {
     assert_eq!(d.wait_exit().code(), Some(0));
 }
 
-/// The derived ("stable random") internal gRPC port taken between Go's
-/// free-port check (on 127.0.0.1) and the bind (on all interfaces): here an
-/// IPv6-only socket holds it, so the check passes and the bind fails. The
-/// sidecar starts on another free port instead of failing, as it does when
-/// the check itself fails. (Two sidecars of one app id starting together hit
-/// this; it failed a CI run.)
+/// The derived ("stable random") internal gRPC port taken, here on its IPv6
+/// side only (so a check on 127.0.0.1 alone would call it free): the sidecar
+/// starts on another free port instead of failing. (Two sidecars of one app
+/// id starting together hit this; it failed a CI run.)
 #[test]
-fn derived_internal_port_taken_after_the_check_falls_back_to_a_free_port() {
+fn derived_internal_port_taken_falls_back_to_a_free_port() {
     use socket2::{Domain, Socket, Type};
     let app_id = "port-race";
     let port = daprd::net::ports::derived_port(daprd::net::ports::STABLE_PORT_START, app_id)
