@@ -5,7 +5,8 @@
 //! code in 64 KiB chunks around each page touched (fault-around), so a
 //! freshly started sidecar keeps several MB of the binary's and glibc's pages
 //! in its page tables (about 6 of its 8 MB RSS), most of which it never runs
-//! again. Once every worker serves, [`release_startup_pages`] unmaps them:
+//! again. At start-up's [`Milestone`]s (every worker serving; the app
+//! initialized), [`StartupPages::reached`] unmaps them:
 //! `MADV_DONTNEED` on a private, read-only file mapping only drops our
 //! page-table entries; the pages stay in the page cache, and the code the
 //! sidecar keeps running faults back in (minor faults, no I/O). RSS then
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// private, not writable, backed by the executable `exe` or a shared library,
 /// and holding no private (anonymous) copies, so that their content is
 /// exactly the file's. Data files some library mapped are left alone.
-pub fn droppable(smaps: &str, exe: &Path) -> Vec<Range<usize>> {
+fn droppable(smaps: &str, exe: &Path) -> Vec<Range<usize>> {
     let exe = exe.to_str().unwrap_or_default();
     let mut out = Vec::new();
     let mut current: Option<Range<usize>> = None;
@@ -82,7 +83,7 @@ impl Milestone {
 }
 
 /// Which milestones have released their pages (`Send + Sync`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StartupPages {
     enabled: bool,
     released: AtomicU8,
@@ -116,7 +117,7 @@ impl StartupPages {
 
 /// Unmaps the start-up pages of the binary and its shared libraries; returns
 /// the RSS before and after (KiB), for the log.
-pub fn release_startup_pages() -> Option<(u64, u64)> {
+fn release_startup_pages() -> Option<(u64, u64)> {
     let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
     let exe = std::fs::read_link("/proc/self/exe").ok()?;
     let before = rss_kib()?;
