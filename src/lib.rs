@@ -16,7 +16,6 @@
 //! - [`proto`]: generated protobuf types (Dapr's runtime API, google.rpc).
 //! - [`components`]: component registry and built-in components.
 //! - [`channel`]: calling the app (HTTP), trace context.
-//! - [`subscriptions`]: subscription discovery, CloudEvents, delivery to the app.
 //! - [`metrics`]: per-worker shards, Prometheus rendering.
 //! - [`logging`]: Go daprd's log format.
 //!
@@ -40,6 +39,5 @@ pub mod metrics;
 pub mod net;
 pub mod proto;
 pub mod runtime;
-pub mod subscriptions;
 
 pub use runtime::{start, Handle, StartupError, Tuning};

@@ -106,7 +106,7 @@ where
         let level = level_name(*meta.level(), fields.fatal);
         let scope = scope_for(meta.target());
         let time = rfc3339_nano(SystemTime::now());
-        let ver = crate::api::metadata::RUNTIME_VERSION;
+        let ver = crate::config::RUNTIME_VERSION;
         let mut all: Vec<(&str, &str)> = vec![
             ("app_id", &self.app_id),
             ("instance", &self.instance),

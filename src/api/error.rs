@@ -12,7 +12,10 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use http::StatusCode;
+
 use crate::grpc::status::GrpcCode;
+use crate::http::message::{Rejection, Response};
 
 macro_rules! catalogue {
     ($( $(#[$doc:meta])* $variant:ident => ($tag:literal, $http:literal, $grpc:ident), )*) => {
@@ -251,6 +254,27 @@ impl ApiError {
     }
 }
 
+impl From<ApiError> for Response {
+    fn from(err: ApiError) -> Self {
+        let status =
+            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Response::json(status, err.to_json())
+    }
+}
+
+impl From<Rejection> for ApiError {
+    /// A request the connection loop refused, in the catalogue's terms.
+    fn from(r: Rejection) -> Self {
+        let code = match r {
+            Rejection::HeadersTooLarge | Rejection::TooManyHeaders => ErrorCode::HeadersTooLarge,
+            Rejection::BodyTooLarge(_) => ErrorCode::BodyTooLarge,
+            Rejection::MalformedBody(_) => ErrorCode::BodyRead,
+            Rejection::MalformedHead(_) => ErrorCode::BadRequest,
+        };
+        ApiError::new(code, r.message())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +316,26 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::StateSave);
         assert_eq!(e.http_status(), 409);
         assert_eq!(e.grpc_code(), GrpcCode::Aborted);
+    }
+
+    #[test]
+    fn error_response_uses_catalogue_status() {
+        let r: Response = ApiError::health_not_ready(&["app"]).into();
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.content_type, Some(crate::http::message::APPLICATION_JSON));
+    }
+
+    #[test]
+    fn rejections_keep_their_status() {
+        for r in [
+            Rejection::HeadersTooLarge,
+            Rejection::TooManyHeaders,
+            Rejection::BodyTooLarge(10),
+            Rejection::MalformedBody("x"),
+            Rejection::MalformedHead("y".into()),
+        ] {
+            let status = r.status().as_u16();
+            assert_eq!(ApiError::from(r).http_status(), status);
+        }
     }
 }

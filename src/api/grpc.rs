@@ -8,23 +8,165 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Instant;
 
 use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::RecvStream;
 use http::HeaderMap;
 use prost::Message;
 
 use super::error::ApiError;
+use super::invoke::proxy;
 use super::routes::{Op, ROUTES};
 use super::{metadata, pubsub, state, Ctx, API_TOKEN_HEADER};
 use crate::components::state::Concurrency;
-use crate::grpc::server::{Call, Reply, Status};
+use crate::grpc::reflection;
+use crate::grpc::server::{self, Call, Reply, Status};
 use crate::grpc::status::GrpcCode;
+use crate::grpc::stream::{Incoming, Outgoing};
+use crate::http::h2::StreamHandler;
+use crate::metrics::go_code_name;
+use crate::net::shutdown::Drain;
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::runtime::v1 as pb;
 use crate::proto::google::rpc;
 
-/// The `Dapr` service's full name.
-pub const DAPR_SERVICE: &str = "dapr.proto.runtime.v1.Dapr";
+pub use crate::proto::DAPR_SERVICE;
+
+/// The gRPC API on one worker: the `Dapr` service, server reflection, and
+/// transparent proxying of other services to apps (the h2 loop's handler).
+pub struct GrpcApi {
+    ctx: Rc<Ctx>,
+    max_message: usize,
+}
+
+impl GrpcApi {
+    /// The gRPC API on this worker; messages up to `max_message` bytes.
+    pub fn new(ctx: Rc<Ctx>, max_message: usize) -> Self {
+        Self { ctx, max_message }
+    }
+}
+
+impl StreamHandler for GrpcApi {
+    async fn handle(&self, req: http::Request<RecvStream>, respond: SendResponse<Bytes>) {
+        let started = Instant::now();
+        let path = req.uri().path().to_owned();
+        if proxy::wanted(&path, req.headers()) {
+            // Go's stream interceptor meters a proxied call only when it carries `dapr-app-id`.
+            let metered = req.headers().contains_key(super::APP_ID_HEADER);
+            let code = proxy::proxy(&self.ctx, req, respond).await;
+            let latency = started.elapsed();
+            if metered {
+                self.ctx
+                    .metrics
+                    .record_grpc_proxied(&path, go_code_name(code), latency);
+            }
+            self.ctx.metrics.record_served(latency);
+            return;
+        }
+        let Some(outcome) = server::serve(self, req, respond, self.max_message).await else {
+            return;
+        };
+        let code = outcome.code;
+        self.ctx.metrics.record_grpc(
+            &path,
+            go_code_name(code),
+            started.elapsed(),
+            outcome.received,
+            outcome.sent,
+        );
+        if self.ctx.shared.api_logging {
+            tracing::info!(target: "daprd::api_log", method = %path, code = code.name(), "gRPC API Called");
+        }
+    }
+}
+
+/// The streaming methods served; every other path is a unary call of the
+/// `Dapr` service (or unknown, which `precheck` answers).
+pub enum Streaming {
+    /// `grpc.reflection.{v1,v1alpha}.ServerReflection/ServerReflectionInfo`.
+    Reflection,
+    /// `dapr.proto.runtime.v1.Dapr/SubscribeTopicEventsAlpha1`.
+    SubscribeTopicEvents,
+    /// `dapr.proto.runtime.v1.Dapr/SubscribeConfiguration` and its `Alpha1`
+    /// twin (server streaming), by method name.
+    SubscribeConfiguration(&'static str),
+}
+
+impl server::Handler for GrpcApi {
+    type Streaming = Streaming;
+
+    fn streaming_method(&self, path: &str) -> Option<Result<Streaming, Status>> {
+        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+        if service == DAPR_SERVICE && method == "SubscribeTopicEventsAlpha1" {
+            return Some(Ok(Streaming::SubscribeTopicEvents));
+        }
+        if service == DAPR_SERVICE {
+            for name in ["SubscribeConfiguration", "SubscribeConfigurationAlpha1"] {
+                if method == name {
+                    return Some(Ok(Streaming::SubscribeConfiguration(name)));
+                }
+            }
+        }
+        if !reflection::SERVICES.contains(&service) {
+            return None;
+        }
+        Some(if method == reflection::METHOD {
+            Ok(Streaming::Reflection)
+        } else {
+            Err(Status::new(
+                GrpcCode::Unimplemented,
+                format!("unknown method {method} for service {service}"),
+            ))
+        })
+    }
+
+    fn precheck(&self, path: &str, metadata: &HeaderMap) -> Result<(), Status> {
+        precheck(&self.ctx, path, metadata)
+    }
+
+    async fn unary(&self, c: Call) -> Reply {
+        call(&self.ctx, c).await
+    }
+
+    async fn streaming(
+        &self,
+        method: Streaming,
+        metadata: &HeaderMap,
+        incoming: &mut Incoming,
+        outgoing: &mut Outgoing,
+    ) -> Result<(), Status> {
+        check_token(&self.ctx, metadata)?;
+        match method {
+            Streaming::Reflection => reflection::serve(incoming, outgoing).await,
+            Streaming::SubscribeTopicEvents => {
+                crate::api::pubsub::subscriptions::streaming::serve(&self.ctx, incoming, outgoing)
+                    .await
+            }
+            Streaming::SubscribeConfiguration(method) => {
+                super::configuration::grpc::subscribe(
+                    &self.ctx, method, metadata, incoming, outgoing,
+                )
+                .await
+            }
+        }
+    }
+
+    fn drain(&self) -> &Drain {
+        &self.ctx.drain
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Self {
+        Self {
+            code: e.grpc_code(),
+            details: status_details(&e),
+            message: e.message().to_owned(),
+        }
+    }
+}
 
 /// Every method of `dapr.proto.runtime.v1.Dapr` (Dapr 1.18) and its operation.
 /// `None` marks methods of blocks we have no operation id for yet.
@@ -530,13 +672,15 @@ pub fn metadata_response(s: &metadata::Snapshot) -> pb::GetMetadataResponse {
                 }),
                 dead_letter_topic: x.dead_letter_topic.clone(),
                 r#type: match x.kind {
-                    crate::subscriptions::Kind::Declarative => {
+                    crate::api::pubsub::subscriptions::Kind::Declarative => {
                         pb::PubsubSubscriptionType::Declarative
                     }
-                    crate::subscriptions::Kind::Programmatic => {
+                    crate::api::pubsub::subscriptions::Kind::Programmatic => {
                         pb::PubsubSubscriptionType::Programmatic
                     }
-                    crate::subscriptions::Kind::Streaming => pb::PubsubSubscriptionType::Streaming,
+                    crate::api::pubsub::subscriptions::Kind::Streaming => {
+                        pb::PubsubSubscriptionType::Streaming
+                    }
                 } as i32,
             })
             .collect(),

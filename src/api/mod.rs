@@ -8,6 +8,7 @@
 
 pub mod bindings;
 pub mod configuration;
+pub mod context;
 pub mod error;
 pub mod grpc;
 pub mod health;
@@ -22,70 +23,20 @@ pub mod shutdown;
 pub mod state;
 
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderValue, StatusCode};
 
 use crate::http::h1::Service;
-use crate::http::message::{Request, Response};
-use crate::metrics::Shard;
-use crate::runtime::shutdown::Drain;
-use crate::runtime::Shared;
+use crate::http::message::{Rejection, Request, Response};
+pub use context::{Components, Ctx, Shared};
 use error::ApiError;
 use router::Match;
 use routes::{Group, Op};
 
-/// The header carrying the API token (`DAPR_API_TOKEN`).
-pub const API_TOKEN_HEADER: &str = "dapr-api-token";
+pub use crate::channel::API_TOKEN_HEADER;
 /// The header naming the target app in the fall-through invocation form.
 pub const APP_ID_HEADER: &str = "dapr-app-id";
-
-/// Per-worker context handed to every handler. Lives in an `Rc` on its worker.
-pub struct Ctx {
-    /// State shared by all workers.
-    pub shared: Arc<Shared>,
-    /// This worker's index.
-    pub worker: usize,
-    /// This worker's metrics shard.
-    pub metrics: Arc<Shard>,
-    /// This worker's drain latch.
-    pub drain: Drain,
-    /// This worker's component instances.
-    pub components: Components,
-    /// This worker's HTTP channel to the app (`--app-port` with an HTTP protocol).
-    pub app_http: Option<Rc<crate::channel::http::HttpChannel>>,
-    /// This worker's gRPC channel to the app (`--app-protocol grpc`).
-    pub app_grpc: Option<Rc<crate::channel::grpc::GrpcChannel>>,
-    /// This worker's connections to other sidecars (service invocation).
-    pub remotes: invoke::remote::Remotes,
-    /// Our identity headers for calls to the app, validated once.
-    pub local_headers: invoke::LocalHeaders,
-}
-
-/// A worker's components as the API uses them.
-#[derive(Default)]
-pub struct Components {
-    /// State stores by name, with their key prefixes.
-    pub state: std::collections::HashMap<String, state::StoreRef>,
-    /// Pub/sub brokers by name, with their topic scoping.
-    pub pubsub: std::collections::HashMap<String, pubsub::PubSubRef>,
-    /// Secret stores by name.
-    pub secrets:
-        std::collections::HashMap<String, Rc<dyn crate::components::secretstores::SecretStoreDyn>>,
-    /// Output bindings by name.
-    pub output_bindings:
-        std::collections::HashMap<String, Rc<dyn crate::components::bindings::OutputBindingDyn>>,
-    /// Input bindings by name, with their routes.
-    pub input_bindings: std::collections::HashMap<String, bindings::InputRef>,
-    /// Lock stores by name, with their key prefixing.
-    pub lock: std::collections::HashMap<String, lock::LockRef>,
-    /// Configuration stores by name.
-    pub configuration: std::collections::HashMap<
-        String,
-        Rc<dyn crate::components::configuration::ConfigurationStoreDyn>,
-    >,
-}
 
 /// `value` as Go's `json.NewEncoder(w).Encode` writes it: HTML-sensitive
 /// characters escaped, a trailing newline.
@@ -200,6 +151,11 @@ impl Service for HttpApi {
             None => head.headers.contains_key(APP_ID_HEADER),
         }
     }
+
+    /// Refused requests get Dapr's JSON errors (`ERR_BODY_TOO_LARGE`, …).
+    fn reject(&self, rejection: Rejection) -> Response {
+        ApiError::from(rejection).into()
+    }
 }
 
 impl HttpApi {
@@ -261,11 +217,6 @@ fn not_found() -> Response {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether `method` may carry a body we should read (used by adapters).
-pub fn method_has_body(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 #[cfg(test)]

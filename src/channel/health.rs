@@ -23,7 +23,7 @@ use super::grpc::{GrpcChannel, HEALTH_CHECK};
 use super::http::{AppRequest, HttpChannel, OutBody};
 use crate::config::AppHealth as Settings;
 use crate::grpc::status::GrpcCode;
-use crate::runtime::shutdown::Drain;
+use crate::net::shutdown::Drain;
 
 /// The error Go's app channels return for an invocation of an unhealthy app
 /// (`status.Error(codes.Internal, messages.ErrAppUnhealthy)`), as the

@@ -525,7 +525,7 @@ fn encode_request_head(dst: &mut BytesMut, req: &AppRequest, len: Option<u64>) {
         dst.extend_from_slice(b"\r\n");
     }
     match len {
-        Some(0) if !crate::api::method_has_body(&req.method) => {}
+        Some(0) if !crate::http::message::method_has_body(&req.method) => {}
         Some(n) => {
             dst.extend_from_slice(b"content-length: ");
             dst.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());

@@ -8,8 +8,11 @@ pub mod trace;
 
 use ::http::{HeaderMap, HeaderValue};
 
-use crate::api::API_TOKEN_HEADER;
 use crate::config::Options;
+
+/// The header carrying an API token (`DAPR_API_TOKEN` to the sidecar,
+/// `APP_API_TOKEN` to the app).
+pub const API_TOKEN_HEADER: &str = "dapr-api-token";
 
 /// Sets `dapr-api-token` to `APP_API_TOKEN` when one is configured.
 pub fn add_app_token(headers: &mut HeaderMap, opts: &Options) {

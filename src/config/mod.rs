@@ -16,3 +16,7 @@ pub mod options;
 pub mod resources;
 
 pub use options::{AppHealth, AppProtocol, ConfigError, InitEndpoint, LogLevel, Mode, Options};
+
+/// The runtime version reported by metadata, `--version` and logs: the Go
+/// daprd release whose API this matches, then ours.
+pub const RUNTIME_VERSION: &str = concat!("1.18.3+rs.", env!("CARGO_PKG_VERSION"));

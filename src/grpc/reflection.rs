@@ -43,7 +43,7 @@ pub const V1ALPHA_SERVICE: &str = "grpc.reflection.v1alpha.ServerReflection";
 /// Both reflection services.
 pub const SERVICES: [&str; 2] = [V1_SERVICE, V1ALPHA_SERVICE];
 /// What `list_services` answers: the services this server serves.
-pub const SERVED: [&str; 3] = [crate::api::grpc::DAPR_SERVICE, V1_SERVICE, V1ALPHA_SERVICE];
+pub const SERVED: [&str; 3] = [crate::proto::DAPR_SERVICE, V1_SERVICE, V1ALPHA_SERVICE];
 
 /// Serves one `ServerReflectionInfo` stream: every request is answered, in
 /// order, as it arrives, until the client half-closes.

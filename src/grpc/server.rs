@@ -1,16 +1,17 @@
 //! The gRPC front end: one h2 stream = one call, dispatched by `:path`.
 //!
 //! This module owns the wire rules — content type, the 5-byte framing,
-//! compression, `grpc-timeout`, message size, trailers. Unary calls hand the
-//! decoded request bytes to [`crate::api::grpc`], which routes the method to
-//! the same building-block logic the HTTP API uses. Streaming methods (server
-//! reflection) get the call's [`Incoming`] messages and [`Outgoing`] sink.
+//! compression, `grpc-timeout`, message size, trailers — and dispatches
+//! through a [`Handler`] it defines, as the HTTP/1.1 loop dispatches through
+//! its `Service`: unary calls hand the handler the decoded request bytes,
+//! streaming methods get the call's [`Incoming`] messages and [`Outgoing`]
+//! sink. It never names the API above it.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -18,13 +19,9 @@ use h2::RecvStream;
 use http::{HeaderMap, HeaderValue};
 
 use super::frame;
-use super::reflection;
 use super::status::GrpcCode;
 use super::stream::{status_fields, Incoming, Outgoing, GRPC_CONTENT_TYPE};
-use crate::api::error::ApiError;
-use crate::api::Ctx;
-use crate::http::h2::StreamHandler;
-use crate::metrics::go_code_name;
+use crate::net::shutdown::Drain;
 
 /// A decoded unary request.
 pub struct Call {
@@ -64,190 +61,153 @@ impl Status {
     }
 }
 
-impl From<ApiError> for Status {
-    fn from(e: ApiError) -> Self {
-        Self {
-            code: e.grpc_code(),
-            details: crate::api::grpc::status_details(&e),
-            message: e.message().to_owned(),
-        }
-    }
-}
+/// What the server dispatches a call to: the service behind it (the Dapr
+/// API, for one) answers these, and this module keeps the wire rules.
+#[allow(async_fn_in_trait)] // thread-per-core: the futures are intentionally !Send
+pub trait Handler {
+    /// A streaming method the handler serves.
+    type Streaming;
 
-/// The gRPC API service for the h2 loop.
-pub struct GrpcApi {
-    ctx: Rc<Ctx>,
-    max_message: usize,
-}
+    /// The streaming method at `path` (or an error for an unknown method of
+    /// a streaming-only service); `None` makes it a unary call.
+    fn streaming_method(&self, path: &str) -> Option<Result<Self::Streaming, Status>>;
 
-impl GrpcApi {
-    /// The gRPC API on this worker.
-    pub fn new(ctx: Rc<Ctx>, max_message: usize) -> Self {
-        Self { ctx, max_message }
-    }
+    /// Checks made before a unary request's message is read: nothing is
+    /// buffered for a call the handler refuses (unknown method, bad token).
+    fn precheck(&self, path: &str, metadata: &HeaderMap) -> Result<(), Status>;
 
-    /// A unary call: method and token checks, one request message, one reply.
-    async fn unary(
-        &self,
-        path: &str,
-        metadata: HeaderMap,
-        mut incoming: Incoming,
-        respond: &mut SendResponse<Bytes>,
-        deadline: Option<Duration>,
-    ) -> (GrpcCode, u64, u64) {
-        let reply_metadata = Rc::new(RefCell::new(HeaderMap::new()));
-        let work = async {
-            // Method and token first: nothing is buffered for a call we refuse.
-            crate::api::grpc::precheck(&self.ctx, path, &metadata)?;
-            let message = incoming.unary().await?;
-            let recv = message.len() as u64;
-            let call = Call {
-                path: path.to_owned(),
-                metadata,
-                message,
-                reply_metadata: reply_metadata.clone(),
-            };
-            let reply = crate::api::grpc::call(&self.ctx, call).await;
-            Ok::<_, Status>((reply?, recv))
-        };
-        let result = with_deadline(deadline, std::pin::pin!(work)).await;
-        let extra = reply_metadata.take();
-        match result {
-            Ok((msg, recv)) => {
-                let sent = msg.len() as u64;
-                send_ok(respond, msg, extra);
-                (GrpcCode::Ok, recv, sent)
-            }
-            Err(status) => {
-                let code = status.code;
-                send_status(respond, &status, extra);
-                (code, 0, 0)
-            }
-        }
-    }
+    /// Runs one unary call that passed [`Handler::precheck`].
+    async fn unary(&self, call: Call) -> Reply;
 
-    /// A streaming call: token check, then the method's handler over the
-    /// message stream and sink, then the status trailers.
+    /// Runs one streaming call over its messages and sink.
     async fn streaming(
         &self,
-        method: Result<Streaming, Status>,
+        method: Self::Streaming,
         metadata: &HeaderMap,
-        incoming: Incoming,
-        mut outgoing: Outgoing,
-        deadline: Option<Duration>,
-    ) -> (GrpcCode, u64, u64) {
-        // Streams may be long-lived: they end at a message boundary on shutdown.
-        let mut incoming = incoming.until_drained(self.ctx.drain.clone());
-        let work = async {
-            let method = method?;
-            crate::api::grpc::check_token(&self.ctx, metadata)?;
-            match method {
-                Streaming::Reflection => reflection::serve(&mut incoming, &mut outgoing).await,
-                Streaming::SubscribeTopicEvents => {
-                    crate::subscriptions::streaming::serve(&self.ctx, &mut incoming, &mut outgoing)
-                        .await
-                }
-                Streaming::SubscribeConfiguration(method) => {
-                    crate::api::configuration::grpc::subscribe(
-                        &self.ctx,
-                        method,
-                        metadata,
-                        &mut incoming,
-                        &mut outgoing,
-                    )
-                    .await
-                }
-            }
-        };
-        let result = with_deadline(deadline, std::pin::pin!(work)).await;
-        let code = result.as_ref().err().map_or(GrpcCode::Ok, |s| s.code);
-        let (recv, sent) = (incoming.received(), outgoing.sent());
-        outgoing.finish(result.as_ref().map(|_| ()));
-        (code, recv, sent)
-    }
+        incoming: &mut Incoming,
+        outgoing: &mut Outgoing,
+    ) -> Result<(), Status>;
+
+    /// The worker's drain latch: streams end at a message boundary once it closes.
+    fn drain(&self) -> &Drain;
 }
 
-impl StreamHandler for GrpcApi {
-    async fn handle(&self, req: http::Request<RecvStream>, mut respond: SendResponse<Bytes>) {
-        let started = Instant::now();
-        let path = req.uri().path().to_owned();
-        if super::proxy::wanted(&path, req.headers()) {
-            // Go's stream interceptor meters a proxied call only when it carries `dapr-app-id`.
-            let metered = req.headers().contains_key(crate::api::APP_ID_HEADER);
-            let code = super::proxy::proxy(&self.ctx, req, respond).await;
-            let latency = started.elapsed();
-            if metered {
-                self.ctx
-                    .metrics
-                    .record_grpc_proxied(&path, go_code_name(code), latency);
-            }
-            self.ctx.metrics.record_served(latency);
-            return;
-        }
-        let (parts, body) = req.into_parts();
-
-        let Some((deadline, gzip)) = call_head(&parts.headers, &mut respond) else {
-            return;
-        };
-        let incoming = Incoming::new(body, self.max_message, gzip);
-
-        let (code, recv, sent) = match streaming_method(&path) {
-            Some(method) => {
-                let outgoing = Outgoing::new(respond);
-                self.streaming(method, &parts.headers, incoming, outgoing, deadline)
-                    .await
-            }
-            None => {
-                self.unary(&path, parts.headers, incoming, &mut respond, deadline)
-                    .await
-            }
-        };
-        self.ctx
-            .metrics
-            .record_grpc(&path, go_code_name(code), started.elapsed(), recv, sent);
-        if self.ctx.shared.api_logging {
-            tracing::info!(target: "daprd::api_log", method = %path, code = code.name(), "gRPC API Called");
-        }
-    }
+/// How a served call ended, for metrics and logs.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    /// The status sent.
+    pub code: GrpcCode,
+    /// Request message bytes received.
+    pub received: u64,
+    /// Response message bytes sent.
+    pub sent: u64,
 }
 
-/// The streaming methods served; every other path is a unary call of the
-/// `Dapr` service (or unknown, which `precheck` answers).
-enum Streaming {
-    /// `grpc.reflection.{v1,v1alpha}.ServerReflection/ServerReflectionInfo`.
-    Reflection,
-    /// `dapr.proto.runtime.v1.Dapr/SubscribeTopicEventsAlpha1`.
-    SubscribeTopicEvents,
-    /// `dapr.proto.runtime.v1.Dapr/SubscribeConfiguration` and its `Alpha1`
-    /// twin (server streaming), by method name.
-    SubscribeConfiguration(&'static str),
-}
-
-/// The streaming method at `path`, an error for an unknown method of a
-/// streaming-only service, `None` for the unary table.
-fn streaming_method(path: &str) -> Option<Result<Streaming, Status>> {
-    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
-    if service == crate::api::grpc::DAPR_SERVICE && method == "SubscribeTopicEventsAlpha1" {
-        return Some(Ok(Streaming::SubscribeTopicEvents));
-    }
-    if service == crate::api::grpc::DAPR_SERVICE {
-        for name in ["SubscribeConfiguration", "SubscribeConfigurationAlpha1"] {
-            if method == name {
-                return Some(Ok(Streaming::SubscribeConfiguration(name)));
-            }
+/// Serves one call: the content type, `grpc-timeout` and compression, then
+/// the handler's unary or streaming method, then the status. `None` when
+/// the request was not gRPC at all (answered 415, no status to report).
+pub async fn serve<H: Handler>(
+    handler: &H,
+    req: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    max_message: usize,
+) -> Option<Outcome> {
+    let (parts, body) = req.into_parts();
+    let (deadline, gzip) = call_head(&parts.headers, &mut respond)?;
+    let incoming = Incoming::new(body, max_message, gzip);
+    let path = parts.uri.path();
+    Some(match handler.streaming_method(path) {
+        Some(method) => {
+            let outgoing = Outgoing::new(respond);
+            streaming(
+                handler,
+                method,
+                &parts.headers,
+                incoming,
+                outgoing,
+                deadline,
+            )
+            .await
         }
-    }
-    if !reflection::SERVICES.contains(&service) {
-        return None;
-    }
-    Some(if method == reflection::METHOD {
-        Ok(Streaming::Reflection)
-    } else {
-        Err(Status::new(
-            GrpcCode::Unimplemented,
-            format!("unknown method {method} for service {service}"),
-        ))
+        None => {
+            let metadata = parts.headers;
+            unary(handler, path, metadata, incoming, &mut respond, deadline).await
+        }
     })
+}
+
+/// A unary call: the handler's checks, one request message, one reply.
+async fn unary<H: Handler>(
+    handler: &H,
+    path: &str,
+    metadata: HeaderMap,
+    mut incoming: Incoming,
+    respond: &mut SendResponse<Bytes>,
+    deadline: Option<Duration>,
+) -> Outcome {
+    let reply_metadata = Rc::new(RefCell::new(HeaderMap::new()));
+    let work = async {
+        handler.precheck(path, &metadata)?;
+        let message = incoming.unary().await?;
+        let received = message.len() as u64;
+        let call = Call {
+            path: path.to_owned(),
+            metadata,
+            message,
+            reply_metadata: reply_metadata.clone(),
+        };
+        Ok::<_, Status>((handler.unary(call).await?, received))
+    };
+    let result = with_deadline(deadline, std::pin::pin!(work)).await;
+    let extra = reply_metadata.take();
+    match result {
+        Ok((msg, received)) => {
+            let sent = msg.len() as u64;
+            send_ok(respond, msg, extra);
+            Outcome {
+                code: GrpcCode::Ok,
+                received,
+                sent,
+            }
+        }
+        Err(status) => {
+            send_status(respond, &status, extra);
+            Outcome {
+                code: status.code,
+                received: 0,
+                sent: 0,
+            }
+        }
+    }
+}
+
+/// A streaming call: the handler over the message stream and sink, then
+/// the status trailers.
+async fn streaming<H: Handler>(
+    handler: &H,
+    method: Result<H::Streaming, Status>,
+    metadata: &HeaderMap,
+    incoming: Incoming,
+    mut outgoing: Outgoing,
+    deadline: Option<Duration>,
+) -> Outcome {
+    // Streams may be long-lived: they end at a message boundary on shutdown.
+    let mut incoming = incoming.until_drained(handler.drain().clone());
+    let work = async {
+        let method = method?;
+        handler
+            .streaming(method, metadata, &mut incoming, &mut outgoing)
+            .await
+    };
+    let result = with_deadline(deadline, std::pin::pin!(work)).await;
+    let code = result.as_ref().err().map_or(GrpcCode::Ok, |s| s.code);
+    let (received, sent) = (incoming.received(), outgoing.sent());
+    outgoing.finish(result.as_ref().map(|_| ()));
+    Outcome {
+        code,
+        received,
+        sent,
+    }
 }
 
 /// Runs `work` under the call's `grpc-timeout`, if any.
@@ -255,7 +215,7 @@ fn streaming_method(path: &str) -> Option<Result<Streaming, Status>> {
 /// `work` is lent, pinned in the caller: a call's work is the largest part
 /// of its stream's task, and taking it by value would keep it twice in the
 /// task's state (16 KiB instead of 9.5 KiB per stream, copied on every spawn).
-async fn with_deadline<T>(
+pub async fn with_deadline<T>(
     deadline: Option<Duration>,
     work: Pin<&mut impl Future<Output = Result<T, Status>>>,
 ) -> Result<T, Status> {

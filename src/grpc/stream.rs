@@ -22,7 +22,7 @@ use super::frame::{self, Decoder, FrameError, Message};
 use super::server::Status;
 use super::status::GrpcCode;
 use crate::http::h2::next_chunk;
-use crate::runtime::shutdown::Drain;
+use crate::net::shutdown::Drain;
 
 /// `application/grpc`
 pub const GRPC_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/grpc");

@@ -30,9 +30,8 @@ use monoio_http::h1::codec::decoder::{
 
 use super::body::{self, BodyStream, Framing, Pumped};
 use super::date::append_date;
-use super::message::{Request, Response};
-use crate::api::error::{ApiError, ErrorCode};
-use crate::runtime::shutdown::Drain;
+use super::message::{Rejection, Request, Response};
+use crate::net::shutdown::Drain;
 
 /// Bodies up to this size are copied into the write buffer with the head
 /// (one write syscall); larger ones are written from their own `Bytes`.
@@ -69,6 +68,13 @@ pub trait Service {
     /// body is not already in the read buffer.
     fn streams_body(&self, _head: &RequestHead) -> bool {
         false
+    }
+
+    /// The answer to a request the connection loop refuses before any
+    /// handler sees it. The default is a plain-text body; a service with an
+    /// error format of its own (Dapr's JSON errors) overrides it.
+    fn reject(&self, rejection: Rejection) -> Response {
+        rejection.plain()
     }
 }
 
@@ -111,15 +117,15 @@ where
             match head_decoder.decode(&mut buf) {
                 Ok(Decoded::Some(parts)) => {
                     if before - buf.len() > limits.max_head {
-                        return reject_head_too_large(&mut io, &mut wbuf).await;
+                        return reject(&mut io, &mut wbuf, svc, Rejection::HeadersTooLarge).await;
                     }
                     break parts;
                 }
                 Ok(Decoded::Insufficient | Decoded::InsufficientAtLeast(_)) => {}
-                Err(e) => return reject_bad_head(&mut io, &mut wbuf, &e).await,
+                Err(e) => return reject(&mut io, &mut wbuf, svc, bad_head(&e)).await,
             }
             if buf.len() > limits.max_head {
-                return reject_head_too_large(&mut io, &mut wbuf).await;
+                return reject(&mut io, &mut wbuf, svc, Rejection::HeadersTooLarge).await;
             }
             let read = if buf.is_empty() {
                 // Idle between requests: shutdown may close us here.
@@ -155,7 +161,13 @@ where
         if let Some(framing) = framing.filter(|_| svc.streams_body(&head)) {
             if let Framing::Length(len) = framing {
                 if len > limits.max_body as u64 {
-                    return reject_body_too_large(&mut io, &mut wbuf, limits.max_body).await;
+                    return reject(
+                        &mut io,
+                        &mut wbuf,
+                        svc,
+                        Rejection::BodyTooLarge(limits.max_body),
+                    )
+                    .await;
                 }
             }
             if expects_continue(&head) && send_continue(&mut io).await.is_err() {
@@ -211,7 +223,13 @@ where
             PayloadDecoder::Fixed(mut decoder) => {
                 let len = content_length(&head.headers);
                 if len > limits.max_body {
-                    return reject_body_too_large(&mut io, &mut wbuf, limits.max_body).await;
+                    return reject(
+                        &mut io,
+                        &mut wbuf,
+                        svc,
+                        Rejection::BodyTooLarge(limits.max_body),
+                    )
+                    .await;
                 }
                 if buf.len() < len
                     && expects_continue(&head)
@@ -243,8 +261,13 @@ where
                     match decoder.decode(&mut buf) {
                         Ok(Decoded::Some(Some(chunk))) => {
                             if collected.len() + chunk.len() > limits.max_body {
-                                return reject_body_too_large(&mut io, &mut wbuf, limits.max_body)
-                                    .await;
+                                return reject(
+                                    &mut io,
+                                    &mut wbuf,
+                                    svc,
+                                    Rejection::BodyTooLarge(limits.max_body),
+                                )
+                                .await;
                             }
                             collected.extend_from_slice(&chunk);
                             continue;
@@ -252,13 +275,19 @@ where
                         Ok(Decoded::Some(None)) => break collected.freeze(),
                         Ok(_) => {}
                         Err(_) => {
-                            let err = ApiError::new(ErrorCode::BodyRead, "malformed chunked body");
-                            return respond_and_close(&mut io, &mut wbuf, err.into()).await;
+                            let malformed = Rejection::MalformedBody("malformed chunked body");
+                            return reject(&mut io, &mut wbuf, svc, malformed).await;
                         }
                     }
                     // A pending chunk that cannot fit is refused before it is buffered.
                     if collected.len() + buf.len() > limits.max_body + READ_RESERVE {
-                        return reject_body_too_large(&mut io, &mut wbuf, limits.max_body).await;
+                        return reject(
+                            &mut io,
+                            &mut wbuf,
+                            svc,
+                            Rejection::BodyTooLarge(limits.max_body),
+                        )
+                        .await;
                     }
                     match fill(&mut io, &mut buf, limits.body_timeout).await {
                         Ok(0) | Err(_) => return Closed::Io,
@@ -358,48 +387,27 @@ async fn send_continue<S: AsyncWriteRent>(io: &mut S) -> io::Result<()> {
     res.map(|_| ())
 }
 
-async fn reject_head_too_large<S: AsyncReadRent + AsyncWriteRent>(
+/// Answers a request refused before the service saw it, and closes.
+async fn reject<S: AsyncReadRent + AsyncWriteRent, Svc: Service>(
     io: &mut S,
     wbuf: &mut BytesMut,
+    svc: &Svc,
+    rejection: Rejection,
 ) -> Closed {
-    let err = ApiError::new(
-        ErrorCode::HeadersTooLarge,
-        "request headers exceed the limit set by --read-buffer-size",
-    );
-    respond_and_close(io, wbuf, err.into()).await
+    respond_and_close(io, wbuf, svc.reject(rejection)).await
 }
 
-async fn reject_body_too_large<S: AsyncReadRent + AsyncWriteRent>(
-    io: &mut S,
-    wbuf: &mut BytesMut,
-    limit: usize,
-) -> Closed {
-    let err = ApiError::new(
-        ErrorCode::BodyTooLarge,
-        format!("request body exceeds the limit of {limit} bytes set by --max-body-size"),
-    );
-    respond_and_close(io, wbuf, err.into()).await
-}
-
-async fn reject_bad_head<S: AsyncReadRent + AsyncWriteRent>(
-    io: &mut S,
-    wbuf: &mut BytesMut,
-    err: &HttpError,
-) -> Closed {
+/// What an unparsable request head is refused as.
+fn bad_head(err: &HttpError) -> Rejection {
     let too_many_headers = matches!(
         err,
         HttpError::H1DecodeError(DecodeError::Parse(httparse::Error::TooManyHeaders))
     );
-    let resp = if too_many_headers {
-        ApiError::new(ErrorCode::HeadersTooLarge, "too many request headers").into()
+    if too_many_headers {
+        Rejection::TooManyHeaders
     } else {
-        ApiError::new(
-            ErrorCode::BadRequest,
-            format!("malformed HTTP request: {err}"),
-        )
-        .into()
-    };
-    respond_and_close(io, wbuf, resp).await
+        Rejection::MalformedHead(err.to_string())
+    }
 }
 
 /// Answers an error and closes "lingeringly": after the response, the write

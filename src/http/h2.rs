@@ -18,8 +18,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio_compat::StreamWrapper;
 
 use super::h1::Service;
-use super::message::{Request, Response};
-use crate::runtime::shutdown::Drain;
+use super::message::{Rejection, Request, Response};
+use crate::net::shutdown::Drain;
 
 /// Per-connection HTTP/2 settings.
 #[derive(Clone, Debug)]
@@ -175,11 +175,7 @@ impl<S: Service> StreamHandler for HttpOverH2<S> {
                 };
                 self.svc.call(req).await
             }
-            Err(BodyError::TooLarge(max)) => crate::api::error::ApiError::new(
-                crate::api::error::ErrorCode::BodyTooLarge,
-                format!("request body exceeds the limit of {max} bytes set by --max-body-size"),
-            )
-            .into(),
+            Err(BodyError::TooLarge(max)) => self.svc.reject(Rejection::BodyTooLarge(max)),
             Err(BodyError::Stream(_)) => return,
         };
         if resp.stream.is_some() {

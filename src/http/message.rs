@@ -7,7 +7,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 
 use super::body::BodyStream;
-use crate::api::error::ApiError;
 
 /// An HTTP request with its body collected.
 #[derive(Debug)]
@@ -126,12 +125,58 @@ impl Response {
     }
 }
 
-impl From<ApiError> for Response {
-    fn from(err: ApiError) -> Self {
-        let status =
-            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Response::json(status, err.to_json())
+/// A request the connection loop refuses before any service sees it; the
+/// service says how it is answered ([`super::h1::Service::reject`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The head is larger than `--read-buffer-size` (431).
+    HeadersTooLarge,
+    /// More headers than the parser takes (431).
+    TooManyHeaders,
+    /// The body is larger than this limit, `--max-body-size` (413).
+    BodyTooLarge(usize),
+    /// The body's framing is broken, e.g. a malformed chunk (400).
+    MalformedBody(&'static str),
+    /// The head does not parse (400); the parser's reason.
+    MalformedHead(String),
+}
+
+impl Rejection {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::HeadersTooLarge | Self::TooManyHeaders => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MalformedBody(_) | Self::MalformedHead(_) => StatusCode::BAD_REQUEST,
+        }
     }
+
+    /// What was wrong, for a person.
+    pub fn message(&self) -> String {
+        match self {
+            Self::HeadersTooLarge => {
+                "request headers exceed the limit set by --read-buffer-size".into()
+            }
+            Self::TooManyHeaders => "too many request headers".into(),
+            Self::BodyTooLarge(limit) => {
+                format!("request body exceeds the limit of {limit} bytes set by --max-body-size")
+            }
+            Self::MalformedBody(why) => (*why).into(),
+            Self::MalformedHead(why) => format!("malformed HTTP request: {why}"),
+        }
+    }
+
+    /// The status with the message as a plain-text body.
+    pub fn plain(&self) -> Response {
+        Response::text(self.status(), self.message())
+    }
+}
+
+/// Whether `method` may carry a body worth reading or sending.
+pub fn method_has_body(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 #[cfg(test)]
@@ -150,12 +195,5 @@ mod tests {
                 ("d".into(), "".into())
             ]
         );
-    }
-
-    #[test]
-    fn error_response_uses_catalogue_status() {
-        let r: Response = ApiError::health_not_ready(&["app"]).into();
-        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(r.content_type, Some(APPLICATION_JSON));
     }
 }

@@ -59,4 +59,8 @@ pub mod google {
 }
 
 /// The compiled `FileDescriptorSet` of every proto file.
+/// The Dapr API's gRPC service, `dapr.proto.runtime.v1.Dapr`.
+pub const DAPR_SERVICE: &str = "dapr.proto.runtime.v1.Dapr";
+
+/// The compiled `FileDescriptorSet` of every proto (for gRPC server reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/descriptor.bin");

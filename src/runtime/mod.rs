@@ -9,25 +9,24 @@
 //! finish within `--dapr-graceful-shutdown-seconds`, then the workers exit.
 
 pub mod memory;
-pub mod readiness;
-pub mod shutdown;
 pub mod worker;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
+use crate::api::health::readiness::Readiness;
+use crate::api::Shared;
 use crate::components::registry::Factories;
-use crate::config::configuration::{self, ApiRules, SecretScopes};
+use crate::config::configuration;
 use crate::config::{resources, Options};
 use crate::metrics::Metrics;
 use crate::net::listener::{self, ListenError};
-use readiness::Readiness;
-use shutdown::Shutdown;
+use crate::net::shutdown::Shutdown;
 
 /// Which monoio driver the workers run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,57 +114,6 @@ pub enum StartupError {
         /// The cause.
         source: std::io::Error,
     },
-}
-
-/// State shared by every worker (`Send + Sync`, in an `Arc`). Only the
-/// metadata attributes are written at run time; they sit in a sharded
-/// concurrent map, not behind one lock.
-pub struct Shared {
-    /// Validated options.
-    pub opts: Options,
-    /// Health readiness.
-    pub readiness: Readiness,
-    /// The shutdown signal.
-    pub shutdown: Shutdown,
-    /// `PUT /v1.0/metadata/{key}` attributes.
-    pub attributes: DashMap<String, String>,
-    /// Metrics registry (one shard per worker).
-    pub metrics: Arc<Metrics>,
-    /// Component factories, instantiated on every worker.
-    pub factories: Arc<Factories>,
-    /// Configuration `spec.api` allow/deny lists.
-    pub api_rules: ApiRules,
-    /// Configuration `spec.secrets.scopes`.
-    pub secret_scopes: SecretScopes,
-    /// Whether to log one line per API call.
-    pub api_logging: bool,
-    /// The app's health (`--enable-app-health-check`).
-    pub app_health: crate::channel::health::AppHealth,
-    /// Subscriptions, published once the app's list is known.
-    pub subscriptions: crate::subscriptions::Registry,
-    /// Declarative subscriptions from the resources paths.
-    pub declarative_subscriptions: Vec<crate::subscriptions::Subscription>,
-    /// Open gRPC configuration subscription streams (any worker's).
-    pub configuration_streams: crate::api::configuration::Streams,
-    /// Service invocation of other apps: the name resolver, our identity.
-    pub invocation: crate::api::invoke::remote::Invocation,
-    /// When start-up began.
-    pub started: Instant,
-    initialized_logged: AtomicBool,
-    /// Releasing start-up's code pages at its milestones ([`memory`]).
-    pub startup_pages: memory::StartupPages,
-}
-
-impl Shared {
-    /// Logs Go daprd's "initialized" line the first time everything is ready.
-    pub fn note_readiness(&self) {
-        if self.readiness.ready() && !self.initialized_logged.swap(true, Ordering::AcqRel) {
-            tracing::info!(
-                "dapr initialized. Status: Running. Init Elapsed {}ms",
-                self.started.elapsed().as_millis()
-            );
-        }
-    }
 }
 
 /// A running sidecar.
@@ -345,14 +293,16 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         api_logging,
         app_health: crate::channel::health::AppHealth::new(&opts.app_health),
         subscriptions: Default::default(),
-        declarative_subscriptions: crate::subscriptions::discover::declarative(&resources.others),
+        declarative_subscriptions: crate::api::pubsub::subscriptions::discover::declarative(
+            &resources.others,
+        ),
         configuration_streams: Default::default(),
         invocation,
         started,
         initialized_logged: AtomicBool::new(false),
-        startup_pages: memory::StartupPages::new(tuning.release_startup_pages),
         opts,
     });
+    let startup_pages = Arc::new(memory::StartupPages::new(tuning.release_startup_pages));
 
     let mut handle = Handle {
         shared: shared.clone(),
@@ -373,7 +323,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         public = ?handle.public_addrs,
         metrics = ?handle.metrics_addrs,
         "starting daprd {}",
-        crate::api::metadata::RUNTIME_VERSION
+        crate::config::RUNTIME_VERSION
     );
 
     let mut http_per_worker = http.per_worker.into_iter();
@@ -395,13 +345,17 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
                 .and_then(Iterator::next)
                 .unwrap_or_default(),
         };
-        let thread =
-            worker::spawn(index, shared.clone(), sockets, tuning.clone()).map_err(|source| {
-                StartupError::Worker {
-                    worker: index,
-                    source,
-                }
-            })?;
+        let thread = worker::spawn(
+            index,
+            shared.clone(),
+            startup_pages.clone(),
+            sockets,
+            tuning.clone(),
+        )
+        .map_err(|source| StartupError::Worker {
+            worker: index,
+            source,
+        })?;
         handle.threads.push(thread);
     }
     Ok(handle)
@@ -418,7 +372,7 @@ fn invocation(
 ) -> Result<crate::api::invoke::remote::Invocation, StartupError> {
     use crate::api::invoke::remote;
     use crate::components::nameresolution::{Instance, Resolver};
-    let host_address = remote::host_address(env);
+    let host_address = crate::net::host::host_address(env);
     let listen = opts.internal_grpc_listen_address.as_deref();
     let address = match listen {
         Some(a @ ("127.0.0.1" | "localhost" | "[::1]")) => a.to_owned(),
@@ -454,7 +408,7 @@ fn invocation(
         internal_port,
         namespace,
         host_address,
-        host_name: remote::host_name(),
+        host_name: crate::net::host::host_name(),
     })
 }
 

@@ -16,9 +16,9 @@ use http::{HeaderValue, StatusCode};
 use monoio::io::PrefixedReadIo;
 use monoio::net::{TcpListener, TcpStream};
 
-use super::memory::Milestone;
-use super::shutdown::Drain;
+use super::memory::{Milestone, StartupPages};
 use super::{Driver, Shared, Tuning};
+use crate::api::grpc::GrpcApi;
 use crate::api::lock::LockRef;
 use crate::api::pubsub::{PubSubRef, TopicScopes};
 use crate::api::state::{key_prefix, StoreRef};
@@ -27,12 +27,12 @@ use crate::channel::grpc::GrpcChannel;
 use crate::channel::http::HttpChannel;
 use crate::components::lock::KeyPrefix;
 use crate::config::options::{AppProtocol, InitEndpoint};
-use crate::grpc::server::GrpcApi;
 use crate::http::h1::{self, Limits, Service};
 use crate::http::h2::{H2Limits, HttpOverH2};
 use crate::http::message::{Request, Response};
 use crate::metrics::{Metrics, Shard};
 use crate::net::detect::{self, Protocol};
+use crate::net::shutdown::Drain;
 
 /// io_uring submission queue size per worker.
 const URING_ENTRIES: u32 = 1024;
@@ -55,15 +55,22 @@ pub struct Sockets {
 pub fn spawn(
     index: usize,
     shared: Arc<Shared>,
+    pages: Arc<StartupPages>,
     sockets: Sockets,
     tuning: Tuning,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("daprd-worker-{index}"))
-        .spawn(move || run_thread(index, shared, sockets, tuning))
+        .spawn(move || run_thread(index, shared, pages, sockets, tuning))
 }
 
-fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuning) {
+fn run_thread(
+    index: usize,
+    shared: Arc<Shared>,
+    pages: Arc<StartupPages>,
+    sockets: Sockets,
+    tuning: Tuning,
+) {
     pin_to_core(index);
     let want_uring = match tuning.driver {
         Driver::Legacy => false,
@@ -88,7 +95,7 @@ fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tunin
                 if index == 0 {
                     tracing::info!("workers run the io_uring driver");
                 }
-                rt.block_on(serve(index, shared, sockets, tuning));
+                rt.block_on(serve(index, shared, pages, sockets, tuning));
                 return;
             }
             Err(e) if tuning.driver == Driver::Auto => {
@@ -109,7 +116,7 @@ fn run_thread(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tunin
             if index == 0 {
                 tracing::info!("workers run the epoll (legacy) driver");
             }
-            rt.block_on(serve(index, shared, sockets, tuning));
+            rt.block_on(serve(index, shared, pages, sockets, tuning));
         }
         Err(e) => {
             tracing::error!(worker = index, error = %e, "could not build a monoio runtime");
@@ -188,7 +195,13 @@ fn pin_to_core(index: usize) {
 }
 
 /// The worker's whole life: serve until shutdown, then drain.
-async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuning) {
+async fn serve(
+    index: usize,
+    shared: Arc<Shared>,
+    pages: Arc<StartupPages>,
+    sockets: Sockets,
+    tuning: Tuning,
+) {
     let drain = Drain::new();
     let ctx = Rc::new(Ctx {
         metrics: shared.metrics.shard(index).clone(),
@@ -260,7 +273,7 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
     }
     // Internal gRPC (other sidecars): h2c only, its own service set, no API token.
     {
-        let internal = Rc::new(crate::grpc::internal::InternalApi::new(
+        let internal = Rc::new(crate::api::invoke::internal_server::InternalApi::new(
             ctx.clone(),
             limits.max_body,
         ));
@@ -295,11 +308,11 @@ async fn serve(index: usize, shared: Arc<Shared>, sockets: Sockets, tuning: Tuni
     shared.readiness.worker_up();
     shared.note_readiness();
     if shared.readiness.outbound_ready() {
-        shared.startup_pages.reached(Milestone::OutboundReady);
+        pages.reached(Milestone::OutboundReady);
     }
-    monoio::spawn(crate::subscriptions::start_worker(ctx.clone()));
+    monoio::spawn(crate::api::pubsub::subscriptions::start_worker(ctx.clone()));
     if index == 0 {
-        monoio::spawn(app_init(ctx.clone()));
+        monoio::spawn(app_init(ctx.clone(), pages));
     }
 
     shared.shutdown.wait().await;
@@ -422,7 +435,7 @@ async fn http_or_h2c<S: Service + 'static>(
 /// Worker 0's app start-up: wait until the app listens, then learn its
 /// subscriptions (only when a pub/sub component exists, as Go) and publish
 /// them with the declarative ones, which starts delivery on every worker.
-async fn app_init(ctx: Rc<Ctx>) {
+async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
     let shared = &ctx.shared;
     let declarative = shared.declarative_subscriptions.clone();
     let has_channel = ctx.app_http.is_some() || ctx.app_grpc.is_some();
@@ -442,18 +455,20 @@ async fn app_init(ctx: Rc<Ctx>) {
             .contains(&InitEndpoint::Subscribe);
     let programmatic = match (&ctx.app_http, &ctx.app_grpc) {
         (Some(http), _) if wanted => {
-            crate::subscriptions::discover::fetch(http, &shared.opts.app_id).await
+            crate::api::pubsub::subscriptions::discover::fetch(http, &shared.opts.app_id).await
         }
-        (_, Some(grpc)) if wanted => crate::subscriptions::discover::fetch_grpc(grpc).await,
+        (_, Some(grpc)) if wanted => {
+            crate::api::pubsub::subscriptions::discover::fetch_grpc(grpc).await
+        }
         _ => Vec::new(),
     };
     shared
         .subscriptions
-        .publish(crate::subscriptions::discover::merge(
+        .publish(crate::api::pubsub::subscriptions::discover::merge(
             declarative,
             programmatic,
         ));
-    shared.startup_pages.reached(Milestone::AppInitialized);
+    pages.reached(Milestone::AppInitialized);
     // App health probes run for the rest of the worker's life.
     let probes = crate::channel::health::run_probes(
         &shared.app_health,

@@ -356,7 +356,7 @@ fn app_answers_retry_drop_and_dead_letters() {
     assert_eq!(data, ["drop", "fail"]);
     assert_eq!(
         app.to("/fail").len(),
-        1 + daprd::subscriptions::deliver::RETRIES as usize
+        1 + daprd::api::pubsub::subscriptions::deliver::RETRIES as usize
     );
     assert_eq!(app.to("/drop-me").len(), 1);
     assert_eq!(app.to("/missing").len(), 1);

@@ -126,7 +126,7 @@ pub async fn subscribe(
     incoming: &mut Incoming,
     outgoing: &mut Outgoing,
 ) -> Result<(), Status> {
-    let path = format!("/{}/{method}", crate::api::grpc::DAPR_SERVICE);
+    let path = format!("/{}/{method}", crate::proto::DAPR_SERVICE);
     crate::api::grpc::precheck(ctx, &path, metadata)?;
     let req: pb::SubscribeConfigurationRequest = decode(&incoming.unary().await?)?;
     let s = store(ctx, &req.store_name).map_err(basic)?;

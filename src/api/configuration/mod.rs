@@ -36,7 +36,7 @@ use crate::components::configuration::{
     ConfigurationStoreDyn, GetRequest, Items, UpdateEvent, UpdateHandler,
 };
 use crate::components::state::LocalFuture;
-use crate::runtime::shutdown::Latch;
+use crate::net::shutdown::Latch;
 
 /// Finds a store: none configured → 500 (`FAILED_PRECONDITION`); unknown →
 /// 400 (`INVALID_ARGUMENT`).

@@ -1,9 +1,10 @@
 //! Health: `GET /v1.0/healthz` and `GET /v1.0/healthz/outbound`.
 //!
-//! The logic is readiness lookups on [`crate::runtime::readiness`]; the
+//! The logic is readiness lookups on [`readiness`]; the
 //! HTTP adapter maps them to 204 or Dapr's error bodies.
 
 pub mod http;
+pub mod readiness;
 
 use super::error::{ApiError, ErrorCode};
 use super::Ctx;

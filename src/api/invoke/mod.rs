@@ -12,6 +12,8 @@
 
 pub mod grpc;
 pub mod internal;
+pub mod internal_server;
+pub mod proxy;
 pub mod remote;
 pub mod wire;
 

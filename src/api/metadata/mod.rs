@@ -15,7 +15,7 @@ use crate::config::AppProtocol;
 
 /// The Dapr API level we implement, with our build as semver build metadata
 /// (`1.18.3+rs.0.1.0`): version-checking clients see 1.18.3.
-pub const RUNTIME_VERSION: &str = concat!("1.18.3+rs.", env!("CARGO_PKG_VERSION"));
+pub use crate::config::RUNTIME_VERSION;
 
 /// A registered component as the metadata API lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub struct SubscriptionInfo {
     /// Dead-letter topic (empty when none).
     pub dead_letter_topic: String,
     /// Its source.
-    pub kind: crate::subscriptions::Kind,
+    pub kind: crate::api::pubsub::subscriptions::Kind,
 }
 
 /// Everything `GET /v1.0/metadata` and gRPC `GetMetadata` report.

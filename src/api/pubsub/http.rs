@@ -17,11 +17,11 @@ use serde_json::value::RawValue;
 
 use super::{BulkEntry, PublishInput};
 use crate::api::error::{ApiError, ErrorCode};
+use crate::api::pubsub::subscriptions::cloudevent::is_content_type;
 use crate::api::query_metadata;
 use crate::api::router::Match;
 use crate::api::Ctx;
 use crate::http::message::{Request, Response};
-use crate::subscriptions::cloudevent::is_content_type;
 
 fn trace_headers(req: &Request) -> (String, String) {
     crate::channel::trace::context(&req.headers)

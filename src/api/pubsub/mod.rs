@@ -8,6 +8,7 @@
 //! carry Go's codes, statuses and messages.
 
 pub mod http;
+pub mod subscriptions;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -16,10 +17,10 @@ use bytes::Bytes;
 
 use super::error::{ApiError, ErrorCode};
 use super::Ctx;
+use crate::api::pubsub::subscriptions::cloudevent::{self, is_content_type};
+use crate::api::pubsub::subscriptions::parse_go_bool;
 use crate::components::pubsub::{Features, PubSubDyn, PublishRequest};
 use crate::components::Metadata;
-use crate::subscriptions::cloudevent::{self, is_content_type};
-use crate::subscriptions::parse_go_bool;
 
 /// A broker as the API sees it: the instance and its topic rules for this app.
 #[derive(Clone)]

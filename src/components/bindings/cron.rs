@@ -36,7 +36,7 @@ use croner::Cron;
 use super::{BindingHandler, InputBinding, ReadEvent};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
 use crate::config::options::{parse_go_duration, DurationError};
-use crate::runtime::shutdown::Drain;
+use crate::net::shutdown::Drain;
 
 /// A parsed schedule.
 #[derive(Clone, Debug)]

@@ -9,8 +9,8 @@
 //! [`InvokeFailure`]: the error plus whatever response came with it.
 //!
 //! An *input* binding produces events; [`InputBinding::read`] starts it and
-//! hands every event to a [`BindingHandler`] (the runtime's delivery to the
-//! app, `crate::api::bindings::input`) until the drain latch closes. The
+//! hands every event to a [`BindingHandler`] (the bindings block's delivery
+//! to the app) until the drain latch closes. The
 //! handler's answer (the app's response body, or why delivery failed) goes
 //! back to the binding, which may use it (cron ignores it, as Go's does).
 //!
@@ -32,7 +32,7 @@ use bytes::Bytes;
 
 use super::state::LocalFuture;
 use super::{ComponentError, ComponentErrorKind, Metadata};
-use crate::runtime::shutdown::Drain;
+use crate::net::shutdown::Drain;
 
 /// `create`, the operation input-binding responses use for `to` bindings.
 pub const CREATE: &str = "create";

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::state::LocalFuture;
 use super::{ComponentError, ComponentErrorKind};
-use crate::runtime::shutdown::{Drain, Latch};
+use crate::net::shutdown::{Drain, Latch};
 
 /// One configuration item. Serialises as Go's contrib `Item`: every field
 /// `omitempty`, so a bare value prints as `{"value":"…"}`.

@@ -49,7 +49,7 @@ use crate::components::redis::client::{self, Client};
 use crate::components::redis::subscriber::Subscriber;
 use crate::components::redis::{as_bytes, command, error_text, ping, Frame, Settings};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
-use crate::runtime::shutdown::{ConnGuard, Drain, Latch};
+use crate::net::shutdown::{ConnGuard, Drain, Latch};
 
 /// The keyspace notification classes contrib enables: `K` keyspace
 /// channel; `g` generic (DEL, RENAME, EXPIRE…), `$` strings, `x` expired,

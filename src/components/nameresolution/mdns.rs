@@ -68,8 +68,7 @@ impl Mdns {
         instance.check()?;
         let ip = daemon::parse_address(&instance.address)?;
         let own = super::sqlite::join_host_port(&instance.address, instance.internal_port);
-        let hostname =
-            crate::api::invoke::remote::host_name().unwrap_or_else(|| "localhost".into());
+        let hostname = crate::net::host::host_name().unwrap_or_else(|| "localhost".into());
         let service = match wire::Service::new(
             &instance.app_id,
             &hostname,

@@ -25,7 +25,7 @@ use super::{
     Scope, SubscribeRequest,
 };
 use crate::components::{ComponentError, Metadata};
-use crate::runtime::shutdown::Drain;
+use crate::net::shutdown::Drain;
 
 /// Builds per-worker instances; owns the cross-worker table.
 #[derive(Default)]

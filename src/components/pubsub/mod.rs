@@ -1,8 +1,8 @@
 //! The pub/sub trait, its object-safe form, and the built-in brokers.
 //!
 //! A broker publishes bytes to a topic and delivers a topic's messages to a
-//! [`MessageHandler`]. The runtime (`crate::subscriptions`) owns everything
-//! Dapr layers on top: CloudEvent envelopes, routing rules, retries, dead
+//! [`MessageHandler`]. The pub/sub building block above (its subscriptions)
+//! owns everything Dapr layers on top: CloudEvent envelopes, routing rules, retries, dead
 //! letters. A handler answers [`Handled::Ack`] when the message is finished
 //! with (delivered, dropped or dead-lettered) and [`Handled::Nack`] when the
 //! broker should deliver it again by its own rules.
@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 use super::state::LocalFuture;
 use super::ComponentError;
-use crate::runtime::shutdown::Drain;
+use crate::net::shutdown::Drain;
 
 /// Capabilities a broker announces (Dapr's feature names).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

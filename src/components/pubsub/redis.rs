@@ -38,7 +38,7 @@ use super::{
 use crate::components::redis::cluster::Redis;
 use crate::components::redis::{command, error_text, ping, push_command, Frame, Settings};
 use crate::components::{ComponentError, ComponentErrorKind, Metadata};
-use crate::runtime::shutdown::Drain;
+use crate::net::shutdown::Drain;
 
 /// Stream settings with Go's code defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,18 +24,18 @@ use h2::server::SendResponse;
 use h2::RecvStream;
 use http::{HeaderMap, HeaderValue};
 
-use super::server::Status;
-use super::status::GrpcCode;
-use super::stream::status_fields;
-use crate::api::invoke::Target;
+use super::Target;
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
 use crate::channel::http::strip_hop_by_hop;
+use crate::grpc::server::Status;
+use crate::grpc::status::GrpcCode;
+use crate::grpc::stream::status_fields;
 use crate::http::h2::{next_chunk, send_data};
 
 /// Whether a call on `path` with `headers` is to be proxied.
 pub fn wanted(path: &str, headers: &HeaderMap) -> bool {
     (headers.contains_key(APP_ID_HEADER) || headers.contains_key(CALLEE_HEADER))
-        && !path.starts_with(&format!("/{}/", crate::api::grpc::DAPR_SERVICE))
+        && !path.starts_with(&format!("/{}/", crate::proto::DAPR_SERVICE))
 }
 
 /// `dapr-callee-app-id`, which names the target before `dapr-app-id`.
@@ -78,18 +78,17 @@ pub async fn proxy(
         let s = Status::new(GrpcCode::Unknown, "failed to proxy request: required metadata dapr-callee-app-id or dapr-app-id not found");
         return refuse(&mut respond, &s);
     }
-    match crate::api::invoke::resolve_target(ctx, &target) {
+    match super::resolve_target(ctx, &target) {
         Ok(Target::Local(id)) => {
             let id = id.to_owned();
             to_app(ctx, &id, head, body, respond).await
         }
         Ok(Target::Remote(remote)) => {
             let started = std::time::Instant::now();
-            let (response, upstream) =
-                match crate::api::invoke::remote::open_proxy(ctx, &remote, head).await {
-                    Ok(s) => s,
-                    Err(e) => return refuse(&mut respond, &Status::new(GrpcCode::Unavailable, e)),
-                };
+            let (response, upstream) = match super::remote::open_proxy(ctx, &remote, head).await {
+                Ok(s) => s,
+                Err(e) => return refuse(&mut respond, &Status::new(GrpcCode::Unavailable, e)),
+            };
             let code = relay(body, upstream, response, respond).await;
             ctx.metrics.record_invocation_response(
                 &remote.id,
@@ -124,7 +123,7 @@ pub async fn proxy_internal(
     }
     let caller = head
         .headers
-        .get(crate::api::invoke::CALLER)
+        .get(super::CALLER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("unknown")
         .to_owned();

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::api::Ctx;
 use crate::components::pubsub::{Delivery, Scope, SubscribeRequest};
-use crate::runtime::shutdown::Latch;
+use crate::net::shutdown::Latch;
 use rules::Rule;
 
 /// Where a subscription came from (the metadata API's `type`).

@@ -18,20 +18,20 @@
 //!   ([`super::proxy::proxy_internal`]).
 
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::RecvStream;
 use prost::Message;
 
-use super::server::Status;
-use super::status::GrpcCode;
-use super::stream::{Incoming, Outgoing};
-use crate::api::invoke::internal::{self, ReplyBody};
-use crate::api::invoke::wire;
+use super::internal::{self, ReplyBody};
+use super::wire;
 use crate::api::Ctx;
 use crate::channel::http::OutBody;
+use crate::grpc::server::{self, Status};
+use crate::grpc::status::GrpcCode;
+use crate::grpc::stream::{self, Incoming, Outgoing};
 use crate::http::body::{BodySender, BodyStream, StreamError};
 use crate::http::h2::StreamHandler;
 use crate::metrics::go_code_name;
@@ -81,7 +81,7 @@ impl StreamHandler for InternalApi {
             return;
         }
         let (parts, body) = req.into_parts();
-        let Some((deadline, gzip)) = super::server::call_head(&parts.headers, &mut respond) else {
+        let Some((deadline, gzip)) = server::call_head(&parts.headers, &mut respond) else {
             return;
         };
         let incoming = Incoming::new(body, self.max_message, gzip);
@@ -95,29 +95,13 @@ impl StreamHandler for InternalApi {
                 _ => Err(unknown(&path)),
             }
         };
-        let result = match deadline {
-            Some(d) => with_deadline(d, work).await,
-            None => work.await,
-        };
+        let result = server::with_deadline(deadline, std::pin::pin!(work)).await;
         let code = result.as_ref().err().map_or(GrpcCode::Ok, |s| s.code);
         let sent = outgoing.sent();
         outgoing.finish(result.as_ref().map(|_| ()));
         self.ctx
             .metrics
             .record_grpc(&path, go_code_name(code), started.elapsed(), 0, sent);
-    }
-}
-
-async fn with_deadline(
-    d: Duration,
-    work: impl std::future::Future<Output = Result<(), Status>>,
-) -> Result<(), Status> {
-    match monoio::time::timeout(d, work).await {
-        Ok(r) => r,
-        Err(_) => Err(Status::new(
-            GrpcCode::DeadlineExceeded,
-            "context deadline exceeded",
-        )),
     }
 }
 
@@ -165,7 +149,7 @@ async fn call_local(
     out: &mut Outgoing,
 ) -> Result<(), Status> {
     let bytes = incoming.unary().await?;
-    let mut req: internals::InternalInvokeRequest = super::stream::decode(&bytes)?;
+    let mut req: internals::InternalInvokeRequest = stream::decode(&bytes)?;
     let Some(message) = req.message.as_mut() else {
         return Err(invalid("field Message is nil"));
     };
