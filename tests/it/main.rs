@@ -22,6 +22,7 @@ mod invoke_grpc;
 mod invoke_h2c;
 mod invoke_mdns;
 mod invoke_remote;
+mod layering;
 mod lifecycle;
 mod lock;
 mod metadata;
