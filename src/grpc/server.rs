@@ -24,7 +24,6 @@ use super::stream::{status_fields, Incoming, Outgoing, GRPC_CONTENT_TYPE};
 use crate::api::error::ApiError;
 use crate::api::Ctx;
 use crate::http::h2::StreamHandler;
-use crate::metrics::go_code_name;
 
 /// A decoded unary request.
 pub struct Call {
@@ -179,7 +178,7 @@ impl StreamHandler for GrpcApi {
             if metered {
                 self.ctx
                     .metrics
-                    .record_grpc_proxied(&path, go_code_name(code), latency);
+                    .record_grpc_proxied(&path, code.go_name(), latency);
             }
             self.ctx.metrics.record_served(latency);
             return;
@@ -204,7 +203,7 @@ impl StreamHandler for GrpcApi {
         };
         self.ctx
             .metrics
-            .record_grpc(&path, go_code_name(code), started.elapsed(), recv, sent);
+            .record_grpc(&path, code.go_name(), started.elapsed(), recv, sent);
         if self.ctx.shared.api_logging {
             tracing::info!(target: "daprd::api_log", method = %path, code = code.name(), "gRPC API Called");
         }
