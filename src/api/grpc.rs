@@ -26,7 +26,6 @@ use crate::grpc::server::{self, Call, Reply, Status};
 use crate::grpc::status::GrpcCode;
 use crate::grpc::stream::{Incoming, Outgoing};
 use crate::http::h2::StreamHandler;
-use crate::metrics::go_code_name;
 use crate::net::shutdown::Drain;
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::runtime::v1 as pb;
@@ -60,7 +59,7 @@ impl StreamHandler for GrpcApi {
             if metered {
                 self.ctx
                     .metrics
-                    .record_grpc_proxied(&path, go_code_name(code), latency);
+                    .record_grpc_proxied(&path, code.go_name(), latency);
             }
             self.ctx.metrics.record_served(latency);
             return;
@@ -71,7 +70,7 @@ impl StreamHandler for GrpcApi {
         let code = outcome.code;
         self.ctx.metrics.record_grpc(
             &path,
-            go_code_name(code),
+            code.go_name(),
             started.elapsed(),
             outcome.received,
             outcome.sent,

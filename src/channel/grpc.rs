@@ -183,7 +183,12 @@ impl GrpcChannel {
             self.conn.borrow_mut().take();
         }
         if let Some(t) = timer {
-            t.finish(result.as_ref().map(Bytes::len).map_err(AppCallError::code));
+            t.finish(
+                result
+                    .as_ref()
+                    .map(Bytes::len)
+                    .map_err(|e| e.code().go_name()),
+            );
         }
         result
     }

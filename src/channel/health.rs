@@ -135,7 +135,7 @@ async fn probe(
             Err(_) => GrpcCode::DeadlineExceeded,
         };
         if let Some(m) = g.metrics() {
-            m.record_app_grpc_probe(code, started.elapsed());
+            m.record_app_grpc_probe(code.go_name(), started.elapsed());
         }
         return code == GrpcCode::Ok;
     }

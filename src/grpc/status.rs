@@ -173,4 +173,18 @@ mod tests {
         assert_eq!(GrpcCode::Aborted.to_http(), 409);
         assert_eq!(GrpcCode::ResourceExhausted.to_http(), 429);
     }
+
+    /// The grpc-go names metrics label calls with (moved from `metrics`).
+    #[test]
+    fn go_names_as_metrics_labels() {
+        use crate::metrics::names::{GRPC_STATUS_DEADLINE_EXCEEDED, GRPC_STATUS_OK};
+        assert_eq!(GrpcCode::Cancelled.go_name(), "Canceled");
+        assert_eq!(GrpcCode::InvalidArgument.go_name(), "InvalidArgument");
+        assert_eq!(GrpcCode::Ok.go_name(), "OK");
+        assert_eq!(GrpcCode::Ok.go_name(), GRPC_STATUS_OK);
+        assert_eq!(
+            GrpcCode::DeadlineExceeded.go_name(),
+            GRPC_STATUS_DEADLINE_EXCEEDED
+        );
+    }
 }

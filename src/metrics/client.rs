@@ -40,11 +40,8 @@ use http::Method;
 use percent_encoding::percent_decode_str;
 
 use super::names::*;
-use super::{
-    counted_latency, escape, header, histogram, pair, series, size_families, tally, Latency, Shard,
-    Sizes,
-};
-use crate::grpc::status::GrpcCode;
+use super::record::{series, tally, Latency, Shard, Sizes};
+use super::render::{counted_latency, escape, header, histogram, pair, size_families};
 
 /// One shard's app channel series.
 #[derive(Default)]
@@ -141,23 +138,24 @@ impl Shard {
     }
 
     /// Records one unary call to a gRPC app: `method` is the full path
-    /// (`/pkg.Service/Method`), `sent` / `received` message bytes.
+    /// (`/pkg.Service/Method`), `status` grpc-go's code name (`OK`,
+    /// `Unavailable`, …), `sent` / `received` message bytes.
     pub fn record_app_grpc_call(
         &self,
         method: &str,
-        code: GrpcCode,
+        status: &'static str,
         latency: Duration,
         sent: u64,
         received: u64,
     ) {
-        self.record_grpc_client(method, code, latency, Some((sent, received)));
+        self.record_grpc_client(method, status, latency, Some((sent, received)));
     }
 
     /// Records one call to a gRPC app relayed by the transparent proxy for
     /// another sidecar: count and latency only (Go's
     /// `StreamClientRequestSent` records no bytes).
-    pub fn record_app_grpc_proxied(&self, method: &str, code: GrpcCode, latency: Duration) {
-        self.record_grpc_client(method, code, latency, None);
+    pub fn record_app_grpc_proxied(&self, method: &str, status: &'static str, latency: Duration) {
+        self.record_grpc_client(method, status, latency, None);
     }
 
     /// One gRPC client call's count and latency, and its (sent, received)
@@ -165,13 +163,12 @@ impl Shard {
     fn record_grpc_client(
         &self,
         method: &str,
-        code: GrpcCode,
+        status: &'static str,
         latency: Duration,
         bytes: Option<(u64, u64)>,
     ) {
         let mut s = self.lock();
         let c = &mut s.client;
-        let status = code.go_name();
         let series = series(
             &mut c.grpc,
             &mut c.grpc_sets,
@@ -200,10 +197,10 @@ impl Shard {
         record_probe(&mut s.client.http_probes, status, latency);
     }
 
-    /// Records one gRPC app health probe.
-    pub fn record_app_grpc_probe(&self, code: GrpcCode, latency: Duration) {
+    /// Records one gRPC app health probe (`status`: grpc-go's code name).
+    pub fn record_app_grpc_probe(&self, status: &'static str, latency: Duration) {
         let mut s = self.lock();
-        record_probe(&mut s.client.grpc_probes, code.go_name(), latency);
+        record_probe(&mut s.client.grpc_probes, status, latency);
     }
 }
 
@@ -231,16 +228,17 @@ impl<'a> GrpcCallTimer<'a> {
         }
     }
 
-    /// Records the call's outcome: `Ok(reply bytes)` or the failure's code.
-    pub fn finish(mut self, outcome: Result<usize, GrpcCode>) {
+    /// Records the call's outcome: `Ok(reply bytes)` or the failure's
+    /// status (grpc-go's code name, e.g. `Unavailable`).
+    pub fn finish(mut self, outcome: Result<usize, &'static str>) {
         self.done = true;
-        let (code, received) = match outcome {
-            Ok(n) => (GrpcCode::Ok, n as u64),
-            Err(code) => (code, 0),
+        let (status, received) = match outcome {
+            Ok(n) => (GRPC_STATUS_OK, n as u64),
+            Err(status) => (status, 0),
         };
         self.shard.record_app_grpc_call(
             self.method,
-            code,
+            status,
             self.started.elapsed(),
             self.sent,
             received,
@@ -253,19 +251,13 @@ impl Drop for GrpcCallTimer<'_> {
         if !self.done {
             self.shard.record_app_grpc_call(
                 self.method,
-                GrpcCode::DeadlineExceeded,
+                GRPC_STATUS_DEADLINE_EXCEEDED,
                 self.started.elapsed(),
                 self.sent,
                 0,
             );
         }
     }
-}
-
-/// grpc-go's `codes.Code.String()`, which Go daprd puts in
-/// `grpc_client_status` (`Canceled`, `InvalidArgument`, …).
-pub fn go_code_name(code: GrpcCode) -> &'static str {
-    code.go_name()
 }
 
 /// Go's `method` label: the verb when it is one of the nine standard ones,
@@ -551,7 +543,7 @@ impl ClientTotals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::tests::sample;
+    use crate::metrics::render::tests::sample;
     use crate::metrics::Metrics;
 
     fn label(target: &str) -> String {
@@ -667,9 +659,6 @@ mod tests {
         assert_eq!(method_label(&Method::CONNECT), "CONNECT");
         let odd = Method::from_bytes(b"PROPFIND").unwrap();
         assert_eq!(method_label(&odd), "UNKNOWN");
-        assert_eq!(go_code_name(GrpcCode::Cancelled), "Canceled");
-        assert_eq!(go_code_name(GrpcCode::InvalidArgument), "InvalidArgument");
-        assert_eq!(go_code_name(GrpcCode::Ok), "OK");
     }
 
     #[test]
@@ -684,21 +673,20 @@ mod tests {
             .record_app_http_call(&Method::POST, "/orders/1", 500, d(1), 1, 0);
         m.shard(0).record_app_grpc_call(
             "/dapr.proto.runtime.v1.AppCallback/OnInvoke",
-            GrpcCode::Ok,
+            "OK",
             d(2),
             7,
             9,
         );
         m.shard(1).record_app_grpc_call(
             "/dapr.proto.runtime.v1.AppCallback/OnInvoke",
-            GrpcCode::Unavailable,
+            "Unavailable",
             d(2),
             7,
             0,
         );
         m.shard(0).record_app_http_probe(204, d(1));
-        m.shard(1)
-            .record_app_grpc_probe(GrpcCode::DeadlineExceeded, d(500));
+        m.shard(1).record_app_grpc_probe("DeadlineExceeded", d(500));
         let t = m.render();
         let ok = "app_id=\"app\",method=\"POST\",path=\"/orders/1\",status=\"200\"";
         assert_eq!(
@@ -819,7 +807,7 @@ mod tests {
     fn proxied_grpc_calls_have_no_byte_series() {
         let m = Metrics::new("app", 1);
         m.shard(0)
-            .record_app_grpc_proxied("/x.S/Proxied", GrpcCode::Ok, Duration::from_millis(4));
+            .record_app_grpc_proxied("/x.S/Proxied", "OK", Duration::from_millis(4));
         let t = m.render();
         let labels = "app_id=\"app\",grpc_client_method=\"/x.S/Proxied\"";
         assert_eq!(

@@ -143,3 +143,9 @@ pub const WORKER_QUANTILES: [(f64, &str); 4] =
 pub const MAX_SERIES: usize = 1024;
 /// The path label that absorbs label sets past [`MAX_SERIES`].
 pub const OTHER: &str = "_other";
+
+/// `grpc_client_status` of a gRPC app call that succeeded (grpc-go's name).
+pub const GRPC_STATUS_OK: &str = "OK";
+/// `grpc_client_status` of a gRPC app call abandoned before its end, as Go's
+/// interceptor sees a call whose context expired (grpc-go's name).
+pub const GRPC_STATUS_DEADLINE_EXCEEDED: &str = "DeadlineExceeded";

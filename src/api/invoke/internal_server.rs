@@ -34,7 +34,6 @@ use crate::grpc::status::GrpcCode;
 use crate::grpc::stream::{self, Incoming, Outgoing};
 use crate::http::body::{BodySender, BodyStream, StreamError};
 use crate::http::h2::StreamHandler;
-use crate::metrics::go_code_name;
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::internals::v1 as internals;
 
@@ -75,7 +74,7 @@ impl StreamHandler for InternalApi {
             if metered {
                 self.ctx
                     .metrics
-                    .record_app_grpc_proxied(&path, code, latency);
+                    .record_app_grpc_proxied(&path, code.go_name(), latency);
             }
             self.ctx.metrics.record_served(latency);
             return;
@@ -101,7 +100,7 @@ impl StreamHandler for InternalApi {
         outgoing.finish(result.as_ref().map(|_| ()));
         self.ctx
             .metrics
-            .record_grpc(&path, go_code_name(code), started.elapsed(), 0, sent);
+            .record_grpc(&path, code.go_name(), started.elapsed(), 0, sent);
     }
 }
 
