@@ -12,14 +12,13 @@
 //! `redisPassword`, `redisDB`). Every (re)dial asks again, so a client whose
 //! connection broke in a failover follows the new master. Like go-redis, a
 //! worker's connection also listens to that sentinel's `+switch-master`
-//! ([`master_switch`]) and ends itself as soon as the master moves, instead
+//! ([`super::subscriber::master_switch`]) and ends itself as soon as the master moves, instead
 //! of writing to the old one until Sentinel demotes it (which then kills its
 //! clients); a `READONLY` reply ends it too (see `client`). Unlike go-redis
 //! we ask the sentinels one after another rather than all at once.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -30,7 +29,6 @@ use monoio::io::{
 use monoio::net::TcpStream;
 use redis_protocol::resp2::decode::decode_bytes_mut;
 
-use super::subscriber::Subscriber;
 use super::tls::{self, TlsReader, TlsWriter};
 use super::{as_bytes, command, error_text, Frame, Sentinel, Settings};
 
@@ -113,56 +111,6 @@ pub async fn connect(settings: &Settings) -> Result<(Reader, Writer, Option<Via>
                 .map_err(|e| format!("master {} (named by the sentinel): {e}", via.master))?;
             Ok((rd, wr, Some(via)))
         }
-    }
-}
-
-/// Waits until the sentinel of `via` announces (`+switch-master`) that the
-/// master moved elsewhere, and returns its new address; as go-redis, which
-/// drops its connections to the old master then, rather than writing there
-/// until Sentinel demotes it. An error means the watch ended (sentinel
-/// unreachable): the connection then relies on a break and redial alone.
-pub async fn master_switch(settings: &Settings, via: &Via) -> Result<String, String> {
-    let Some(sentinel) = &settings.sentinel else {
-        return Err("not a failover connection".to_owned());
-    };
-    let node = Arc::new(Settings {
-        username: sentinel.username.clone(),
-        password: sentinel.password.clone(),
-        ..settings.node(&via.sentinel)
-    });
-    let mut sub = Subscriber::connect(node).await.map_err(|e| e.message)?;
-    let reply = sub
-        .call(command(&[b"SUBSCRIBE", b"+switch-master"]))
-        .await
-        .map_err(|e| e.message)?;
-    if let Some(e) = error_text(&reply) {
-        return Err(format!("SUBSCRIBE +switch-master: {e}"));
-    }
-    loop {
-        let frame = sub.next().await.map_err(|e| e.message)?;
-        if let Some(to) = switched_to(&frame, &sentinel.master_name) {
-            if to != via.master {
-                sub.close().await;
-                return Ok(to);
-            }
-        }
-    }
-}
-
-/// The new address in a `+switch-master` message about `master_name`
-/// (`<name> <old-ip> <old-port> <new-ip> <new-port>`).
-fn switched_to(frame: &Frame, master_name: &str) -> Option<String> {
-    let Frame::Array(parts) = frame else {
-        return None;
-    };
-    if parts.len() != 3 || as_bytes(&parts[0]) != Some(b"message") {
-        return None;
-    }
-    let text = std::str::from_utf8(as_bytes(&parts[2])?).ok()?;
-    let words: Vec<&str> = text.split_whitespace().collect();
-    match words[..] {
-        [name, _, _, ip, port] if name == master_name => Some(join_host_port(ip, port)),
-        _ => None,
     }
 }
 
@@ -302,7 +250,7 @@ fn master_from_replies(sentinel: &Sentinel, frames: &[Frame]) -> Result<String, 
 }
 
 /// `host:port`, IPv6 hosts in brackets (Go's `net.JoinHostPort`).
-fn join_host_port(host: &str, port: &str) -> String {
+pub(super) fn join_host_port(host: &str, port: &str) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -529,27 +477,6 @@ mod tests {
         assert!(err.contains("sentinelPassword"), "{err}");
         let bad = Frame::Array(vec![bulk("h"), bulk("port")]);
         assert!(master_from_replies(&s, &[bad]).is_err());
-    }
-
-    #[test]
-    fn switch_master_messages() {
-        let msg = |payload: &str| {
-            Frame::Array(vec![bulk("message"), bulk("+switch-master"), bulk(payload)])
-        };
-        assert_eq!(
-            switched_to(&msg("mymaster 127.0.0.1 6379 127.0.0.1 6380"), "mymaster").as_deref(),
-            Some("127.0.0.1:6380")
-        );
-        assert_eq!(
-            switched_to(&msg("other 127.0.0.1 6379 127.0.0.1 6380"), "mymaster"),
-            None
-        );
-        let confirm = Frame::Array(vec![
-            bulk("subscribe"),
-            bulk("+switch-master"),
-            Frame::Integer(1),
-        ]);
-        assert_eq!(switched_to(&confirm, "mymaster"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod cluster;
 pub mod dial;
+pub mod reply;
 pub mod subscriber;
 pub mod tls;
 

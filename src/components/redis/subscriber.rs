@@ -7,7 +7,8 @@
 //! [`Subscriber::next`] (cancel-safe: it may race a stop signal in
 //! `select!` without losing a frame) while it writes commands on the other
 //! half. The connection closes when the `Subscriber` is dropped, or at once
-//! with [`Subscriber::close`].
+//! with [`Subscriber::close`]. With failover, a subscriber to the sentinel
+//! watches for the master moving ([`master_switch`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +17,9 @@ use bytes::BytesMut;
 use local_sync::mpsc::unbounded;
 use local_sync::oneshot;
 
-use super::client::{read_replies, Error, ErrorKind, ReadEnd};
-use super::dial::{self, Reader, Writer};
-use super::{error_text, Frame, Settings};
+use super::dial::{self, join_host_port, Reader, Via, Writer};
+use super::reply::{read_replies, Error, ErrorKind, ReadEnd};
+use super::{as_bytes, command, error_text, Frame, Settings};
 
 /// One pub/sub connection.
 pub struct Subscriber {
@@ -118,5 +119,87 @@ async fn read_loop(
     .await;
     if let ReadEnd::Failed(kind, why) = end {
         let _ = tx.send(Err(Error::unreachable(kind, &host, &why)));
+    }
+}
+
+/// Waits until the sentinel of `via` announces (`+switch-master`) that the
+/// master moved elsewhere, and returns its new address; as go-redis, which
+/// drops its connections to the old master then, rather than writing there
+/// until Sentinel demotes it. An error means the watch ended (sentinel
+/// unreachable): the connection then relies on a break and redial alone.
+pub async fn master_switch(settings: &Settings, via: &Via) -> Result<String, String> {
+    let Some(sentinel) = &settings.sentinel else {
+        return Err("not a failover connection".to_owned());
+    };
+    let node = Arc::new(Settings {
+        username: sentinel.username.clone(),
+        password: sentinel.password.clone(),
+        ..settings.node(&via.sentinel)
+    });
+    let mut sub = Subscriber::connect(node).await.map_err(|e| e.message)?;
+    let reply = sub
+        .call(command(&[b"SUBSCRIBE", b"+switch-master"]))
+        .await
+        .map_err(|e| e.message)?;
+    if let Some(e) = error_text(&reply) {
+        return Err(format!("SUBSCRIBE +switch-master: {e}"));
+    }
+    loop {
+        let frame = sub.next().await.map_err(|e| e.message)?;
+        if let Some(to) = switched_to(&frame, &sentinel.master_name) {
+            if to != via.master {
+                sub.close().await;
+                return Ok(to);
+            }
+        }
+    }
+}
+
+/// The new address in a `+switch-master` message about `master_name`
+/// (`<name> <old-ip> <old-port> <new-ip> <new-port>`).
+fn switched_to(frame: &Frame, master_name: &str) -> Option<String> {
+    let Frame::Array(parts) = frame else {
+        return None;
+    };
+    if parts.len() != 3 || as_bytes(&parts[0]) != Some(b"message") {
+        return None;
+    }
+    let text = std::str::from_utf8(as_bytes(&parts[2])?).ok()?;
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words[..] {
+        [name, _, _, ip, port] if name == master_name => Some(join_host_port(ip, port)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn bulk(s: &str) -> Frame {
+        Frame::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn switch_master_messages() {
+        let msg = |payload: &str| {
+            Frame::Array(vec![bulk("message"), bulk("+switch-master"), bulk(payload)])
+        };
+        assert_eq!(
+            switched_to(&msg("mymaster 127.0.0.1 6379 127.0.0.1 6380"), "mymaster").as_deref(),
+            Some("127.0.0.1:6380")
+        );
+        assert_eq!(
+            switched_to(&msg("other 127.0.0.1 6379 127.0.0.1 6380"), "mymaster"),
+            None
+        );
+        let confirm = Frame::Array(vec![
+            bulk("subscribe"),
+            bulk("+switch-master"),
+            Frame::Integer(1),
+        ]);
+        assert_eq!(switched_to(&confirm, "mymaster"), None);
     }
 }
