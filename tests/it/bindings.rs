@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use dapr::dapr::proto::common::v1 as common;
 use dapr::dapr::proto::runtime::v1 as rt;
-use dapr::dapr::proto::runtime::v1::app_callback_server::{AppCallback, AppCallbackServer};
+use dapr::dapr::proto::runtime::v1::app_callback_server::AppCallback;
 
 use crate::app::{Handler, Seen, TestApp};
 use crate::harness::*;
@@ -770,20 +770,7 @@ impl AppCallback for GrpcBindingApp {
 #[test]
 fn grpc_app_receives_cron_events_and_its_answer_reaches_output_bindings() {
     let (tx, rx) = mpsc::channel();
-    let port = free_port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            tonic::transport::Server::builder()
-                .add_service(AppCallbackServer::new(GrpcBindingApp(tx)))
-                .serve(([127, 0, 0, 1], port).into())
-                .await
-                .unwrap();
-        });
-    });
+    let port = grpc_app_server(GrpcBindingApp(tx));
     let root = storage_root();
     let dir = components(&[
         ("ticker", "bindings.cron", &[("schedule", "@every 1s")]),

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use dapr::dapr::proto::runtime::v1::app_callback_server::{AppCallback, AppCallbackServer};
+
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -430,4 +432,37 @@ impl Drop for InProc {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+// === apps on tokio ===
+
+/// Runs `serve(port)` for a free loopback port on a current-thread tokio
+/// runtime in a background thread (for the test's life); returns the port.
+/// The app may still be binding when this returns: daprd waits for it.
+pub fn app_server<F, Fut>(serve: F) -> u16
+where
+    F: FnOnce(u16) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let port = free_port();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(serve(port));
+    });
+    port
+}
+
+/// A gRPC app (`--app-protocol grpc`): `service` behind tonic's server, as
+/// the official SDK's apps run, on a free port (see [`app_server`]).
+pub fn grpc_app_server<S: AppCallback>(service: S) -> u16 {
+    app_server(move |port| async move {
+        tonic::transport::Server::builder()
+            .add_service(AppCallbackServer::new(service))
+            .serve(([127, 0, 0, 1], port).into())
+            .await
+            .unwrap();
+    })
 }

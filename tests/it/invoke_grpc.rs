@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use dapr::dapr::proto::common::v1::{InvokeRequest, InvokeResponse};
 use dapr::dapr::proto::runtime::v1 as sdk;
-use sdk::app_callback_server::{AppCallback, AppCallbackServer};
+use sdk::app_callback_server::AppCallback;
 use tonic::{Request, Response, Status};
 
 use crate::app::TestApp;
@@ -161,21 +161,7 @@ impl AppCallback for Echo {
 }
 
 pub(crate) fn grpc_app() -> u16 {
-    let port = free_port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            tonic::transport::Server::builder()
-                .add_service(AppCallbackServer::new(Echo))
-                .serve(([127, 0, 0, 1], port).into())
-                .await
-                .unwrap();
-        });
-    });
-    port
+    grpc_app_server(Echo)
 }
 
 /// A sidecar in-process (auto driver) for app `app_id`, a fresh
