@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use dapr::dapr::proto::common::v1::InvokeRequest;
+use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
 use dapr::dapr::proto::runtime::v1::app_callback_server::{AppCallback, AppCallbackServer};
 
 /// How long any single wait in a test may take before it fails.
@@ -411,6 +413,12 @@ impl InProc {
         }
     }
 
+    /// The public gRPC API's address.
+    pub fn grpc(&self) -> SocketAddr {
+        let port = self.handle.as_ref().expect("running").grpc_port();
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     pub fn metrics(&self) -> SocketAddr {
         let port = self
             .handle
@@ -465,4 +473,48 @@ pub fn grpc_app_server<S: AppCallback>(service: S) -> u16 {
             .await
             .unwrap();
     })
+}
+
+// === gRPC requests ===
+
+/// `v` as the `Any` of an invocation's data (no type URL, as the SDK sends).
+pub fn any(v: &[u8]) -> Option<prost_types::Any> {
+    Some(prost_types::Any {
+        type_url: String::new(),
+        value: v.to_vec(),
+    })
+}
+
+/// An `AppCallback` client on a sidecar's gRPC port at `addr`: what an app
+/// (or another sidecar) sends there with `dapr-app-id` is proxied.
+pub async fn app_callback_client(addr: SocketAddr) -> AppCallbackClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    AppCallbackClient::new(channel)
+}
+
+/// An `OnInvoke` request for `method` (with `data`, if any) routed to
+/// `app_id` by each of the metadata `headers` (`dapr-app-id`,
+/// `dapr-callee-app-id`).
+pub fn invoke_request(
+    method: &str,
+    data: Option<&[u8]>,
+    app_id: &str,
+    headers: &[&str],
+) -> tonic::Request<InvokeRequest> {
+    let mut r = tonic::Request::new(InvokeRequest {
+        method: method.into(),
+        data: data.and_then(any),
+        ..Default::default()
+    });
+    for h in headers {
+        r.metadata_mut().insert(
+            tonic::metadata::MetadataKey::from_bytes(h.as_bytes()).unwrap(),
+            app_id.parse().unwrap(),
+        );
+    }
+    r
 }
