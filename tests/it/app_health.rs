@@ -112,8 +112,6 @@ fn unhealthy_app_gets_no_calls_until_it_recovers() {
 
 #[test]
 fn unhealthy_grpc_app_fails_invocations_as_go_but_not_proxied_calls() {
-    use dapr::dapr::proto::common::v1::InvokeRequest;
-    use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
     // The test gRPC app serves no health check: every probe fails, so the
     // app never becomes healthy.
     let d = crate::invoke_grpc::sidecar_for_grpc_app(
@@ -134,15 +132,11 @@ fn unhealthy_grpc_app_fails_invocations_as_go_but_not_proxied_calls() {
     assert_eq!(r.status, 500, "{}", r.text());
     assert_eq!(r.json()["errorCode"], "ERR_DIRECT_INVOKE");
     assert_eq!(r.json()["message"], UNHEALTHY_INVOKE_ERROR);
-    let grpc = format!(
-        "http://127.0.0.1:{}",
-        d.handle.as_ref().unwrap().grpc_port()
-    );
+    let grpc = format!("http://{}", d.grpc());
     crate::grpc::rt().block_on(async {
-        let mut c =
-            dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(grpc.clone())
-                .await
-                .unwrap();
+        let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(grpc)
+            .await
+            .unwrap();
         let err = c
             .invoke_service("healthy", "hello", None)
             .await
@@ -153,18 +147,8 @@ fn unhealthy_grpc_app_fails_invocations_as_go_but_not_proxied_calls() {
             "{dbg}"
         );
         // Go's transparent proxy does not look at the app's health.
-        let channel = tonic::transport::Endpoint::from_shared(grpc)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut proxied = AppCallbackClient::new(channel);
-        let mut req = tonic::Request::new(InvokeRequest {
-            method: "m".into(),
-            ..Default::default()
-        });
-        req.metadata_mut()
-            .insert("dapr-app-id", "healthy".parse().unwrap());
+        let mut proxied = app_callback_client(d.grpc()).await;
+        let req = invoke_request("m", None, "healthy", &["dapr-app-id"]);
         let r = proxied.on_invoke(req).await.unwrap();
         let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
         assert!(text.starts_with("m verb=0"), "{text}");

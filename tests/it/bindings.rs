@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use dapr::dapr::proto::common::v1 as common;
 use dapr::dapr::proto::runtime::v1 as rt;
-use dapr::dapr::proto::runtime::v1::app_callback_server::{AppCallback, AppCallbackServer};
+use dapr::dapr::proto::runtime::v1::app_callback_server::AppCallback;
 
 use crate::app::{Handler, Seen, TestApp};
 use crate::harness::*;
@@ -61,9 +61,36 @@ fn assert_error(r: &HttpResponse, status: u16, code: &str, message: &str) {
 
 /// A temporary directory for `bindings.localstorage`.
 fn storage_root() -> PathBuf {
-    let root = std::env::temp_dir().join(services::unique_app_id("daprd-ls"));
-    std::fs::create_dir_all(&root).unwrap();
-    root
+    services::temp_dir("daprd-ls")
+}
+
+/// A `bindings.localstorage` component named `files` on a fresh
+/// [`storage_root`]: (that root, the resources directory).
+fn files_binding() -> (PathBuf, PathBuf) {
+    let root = storage_root();
+    let dir = components(&[(
+        "files",
+        "bindings.localstorage",
+        &[("rootPath", &path_arg(&root))],
+    )]);
+    (root, dir)
+}
+
+/// A `bindings.redis` request body: `operation` on `key`, no data.
+fn on_key(operation: &str, key: &str) -> String {
+    format!(r#"{{"operation":"{operation}","metadata":{{"key":"{key}"}}}}"#)
+}
+
+/// The metadata API's entry for component `name`.
+fn metadata_component(d: &Daprd, name: &str) -> serde_json::Value {
+    let md = get(d.http, "/v1.0/metadata").json();
+    md["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} in {md}"))
 }
 
 fn listing(root: &Path) -> Vec<String> {
@@ -85,12 +112,7 @@ fn listing(root: &Path) -> Vec<String> {
 
 #[test]
 fn localstorage_create_get_list_delete_and_traversal_refused() {
-    let root = storage_root();
-    let dir = components(&[(
-        "files",
-        "bindings.localstorage",
-        &[("rootPath", &path_arg(&root))],
-    )]);
+    let (root, dir) = files_binding();
     let d = Daprd::start(&["--resources-path", &path_arg(&dir)]);
 
     // Base64 data is decoded, as contrib does; the answer names the file.
@@ -195,12 +217,7 @@ fn localstorage_create_get_list_delete_and_traversal_refused() {
 
 #[test]
 fn bad_input_on_the_bindings_route_gives_gos_errors() {
-    let root = storage_root();
-    let dir = components(&[(
-        "files",
-        "bindings.localstorage",
-        &[("rootPath", &path_arg(&root))],
-    )]);
+    let (root, dir) = files_binding();
     let d = Daprd::start(&["--resources-path", &path_arg(&dir)]);
     let r = invoke(&d, "files", "");
     assert_error(
@@ -264,14 +281,7 @@ fn bad_input_on_the_bindings_route_gives_gos_errors() {
     assert!(listing(&root).is_empty());
 
     // The metadata API lists the binding with Go's capability name.
-    let md = get(d.http, "/v1.0/metadata").json();
-    let comp = md["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "files")
-        .cloned()
-        .unwrap();
+    let comp = metadata_component(&d, "files");
     assert_eq!(comp["type"], "bindings.localstorage");
     assert_eq!(comp["capabilities"], serde_json::json!(["OUTPUT_BINDING"]));
 
@@ -286,12 +296,7 @@ fn bad_input_on_the_bindings_route_gives_gos_errors() {
 
 #[test]
 fn official_sdk_invoke_binding_over_grpc() {
-    let root = storage_root();
-    let dir = components(&[(
-        "files",
-        "bindings.localstorage",
-        &[("rootPath", &path_arg(&root))],
-    )]);
+    let (root, dir) = files_binding();
     let (_d, addr) = crate::grpc::start_with_grpc(&["--resources-path", &path_arg(&dir)], &[]);
     crate::grpc::rt().block_on(async {
         let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
@@ -446,11 +451,7 @@ fn redis_binding_create_get_delete_read_back_with_a_plain_client() {
     // The data is the JSON re-encoding of `data`: the quotes are stored.
     assert_eq!(services::text(&plain.call(&["GET", &key])), "\"hello\"");
 
-    let r = invoke(
-        &d,
-        "cache",
-        &format!(r#"{{"operation":"get","metadata":{{"key":"{key}"}}}}"#),
-    );
+    let r = invoke(&d, "cache", &on_key("get", &key));
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"\"hello\"");
 
@@ -465,28 +466,16 @@ fn redis_binding_create_get_delete_read_back_with_a_plain_client() {
     let ttl: i64 = services::text(&plain.call(&["TTL", &key])).parse().unwrap();
     assert!((1..=100).contains(&ttl), "{ttl}");
 
-    let r = invoke(
-        &d,
-        "cache",
-        &format!(r#"{{"operation":"delete","metadata":{{"key":"{key}"}}}}"#),
-    );
+    let r = invoke(&d, "cache", &on_key("delete", &key));
     assert_eq!(r.status, 204);
     assert_eq!(services::text(&plain.call(&["EXISTS", &key])), "0");
 
     // A missing key reads as an empty 200, as Go.
-    let r = invoke(
-        &d,
-        "cache",
-        &format!(r#"{{"operation":"get","metadata":{{"key":"{key}"}}}}"#),
-    );
+    let r = invoke(&d, "cache", &on_key("get", &key));
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty());
 
-    let r = invoke(
-        &d,
-        "cache",
-        &format!(r#"{{"operation":"increment","metadata":{{"key":"{key}"}}}}"#),
-    );
+    let r = invoke(&d, "cache", &on_key("increment", &key));
     assert_eq!(r.status, 204);
     assert_eq!(services::text(&plain.call(&["GET", &key])), "1");
     // GETDEL with delete=true.
@@ -506,11 +495,7 @@ fn redis_binding_create_get_delete_read_back_with_a_plain_client() {
         "error invoking output binding cache: redis binding: missing key in request metadata",
     );
     plain.call(&["HSET", &key, "f", "v"]);
-    let r = invoke(
-        &d,
-        "cache",
-        &format!(r#"{{"operation":"get","metadata":{{"key":"{key}"}}}}"#),
-    );
+    let r = invoke(&d, "cache", &on_key("get", &key));
     assert_eq!(r.status, 500);
     assert!(
         r.json()["message"].as_str().unwrap().contains("WRONGTYPE"),
@@ -609,21 +594,28 @@ fn cron_app(options: u16) -> (TestApp, Arc<Mutex<Vec<Seen>>>) {
     (TestApp::start_with(0, Some(handler)), seen)
 }
 
+/// A sidecar for `app` with one `bindings.cron` component, `ticker`, with
+/// `metadata`.
+fn cron_sidecar(app: &TestApp, metadata: &[(&str, &str)]) -> Daprd {
+    let dir = components(&[("ticker", "bindings.cron", metadata)]);
+    let port = app.port.to_string();
+    Daprd::start(&["--resources-path", &path_arg(&dir), "--app-port", &port])
+}
+
+/// Waits until the app has seen `n` cron deliveries; fails with `what`.
+fn wait_for_deliveries(seen: &Mutex<Vec<Seen>>, n: usize, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while seen.lock().unwrap().len() < n {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn cron_delivers_on_schedule_to_the_route() {
     let (app, seen) = cron_app(200);
-    let dir = components(&[(
-        "ticker",
-        "bindings.cron",
-        &[("schedule", "@every 1s"), ("route", "/cron")],
-    )]);
-    let port = app.port.to_string();
-    let d = Daprd::start(&["--resources-path", &path_arg(&dir), "--app-port", &port]);
-    let deadline = Instant::now() + WAIT;
-    while seen.lock().unwrap().len() < 2 {
-        assert!(Instant::now() < deadline, "cron did not fire twice");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let d = cron_sidecar(&app, &[("schedule", "@every 1s"), ("route", "/cron")]);
+    wait_for_deliveries(&seen, 2, "cron did not fire twice");
     let events = seen.lock().unwrap().clone();
     let first = &events[0];
     assert_eq!(first.method, "POST");
@@ -637,14 +629,7 @@ fn cron_delivers_on_schedule_to_the_route() {
     );
     assert!(first.header("traceparent").is_some());
     assert!(first.body.is_empty());
-    let md = get(d.http, "/v1.0/metadata").json();
-    let comp = md["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "ticker")
-        .cloned()
-        .unwrap();
+    let comp = metadata_component(&d, "ticker");
     assert_eq!(comp["capabilities"], serde_json::json!(["INPUT_BINDING"]));
     let text = get(d.metrics, "/metrics").text();
     assert!(text.contains(r#"dapr_component_input_binding_count{app_id="testapp",component="ticker",namespace="",success="true"}"#), "{text}");
@@ -653,13 +638,7 @@ fn cron_delivers_on_schedule_to_the_route() {
 #[test]
 fn cron_is_not_delivered_when_options_answers_404() {
     let (app, seen) = cron_app(404);
-    let dir = components(&[(
-        "ticker",
-        "bindings.cron",
-        &[("schedule", "* * * * * *"), ("route", "cron")],
-    )]);
-    let port = app.port.to_string();
-    let _d = Daprd::start(&["--resources-path", &path_arg(&dir), "--app-port", &port]);
+    let _d = cron_sidecar(&app, &[("schedule", "* * * * * *"), ("route", "cron")]);
     std::thread::sleep(Duration::from_millis(2500));
     assert!(seen.lock().unwrap().is_empty());
 }
@@ -668,37 +647,20 @@ fn cron_is_not_delivered_when_options_answers_404() {
 fn cron_with_explicit_input_direction_skips_options_and_405_subscribes() {
     // direction=input: no OPTIONS asked (the app would answer 404).
     let (app, seen) = cron_app(404);
-    let dir = components(&[(
-        "ticker",
-        "bindings.cron",
+    let d = cron_sidecar(
+        &app,
         &[
             ("schedule", "@every 1s"),
             ("route", "cron"),
             ("direction", "input"),
         ],
-    )]);
-    let port = app.port.to_string();
-    let d = Daprd::start(&["--resources-path", &path_arg(&dir), "--app-port", &port]);
-    let deadline = Instant::now() + WAIT;
-    while seen.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "cron did not fire");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    );
+    wait_for_deliveries(&seen, 1, "cron did not fire");
     drop(d);
     // 405 to OPTIONS means subscribed too.
     let (app, seen) = cron_app(405);
-    let port = app.port.to_string();
-    let dir = components(&[(
-        "ticker",
-        "bindings.cron",
-        &[("schedule", "@every 1s"), ("route", "cron")],
-    )]);
-    let _d = Daprd::start(&["--resources-path", &path_arg(&dir), "--app-port", &port]);
-    let deadline = Instant::now() + WAIT;
-    while seen.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "cron did not fire after a 405");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _d = cron_sidecar(&app, &[("schedule", "@every 1s"), ("route", "cron")]);
+    wait_for_deliveries(&seen, 1, "cron did not fire after a 405");
 }
 
 #[test]
@@ -770,20 +732,7 @@ impl AppCallback for GrpcBindingApp {
 #[test]
 fn grpc_app_receives_cron_events_and_its_answer_reaches_output_bindings() {
     let (tx, rx) = mpsc::channel();
-    let port = free_port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            tonic::transport::Server::builder()
-                .add_service(AppCallbackServer::new(GrpcBindingApp(tx)))
-                .serve(([127, 0, 0, 1], port).into())
-                .await
-                .unwrap();
-        });
-    });
+    let port = grpc_app_server(GrpcBindingApp(tx));
     let root = storage_root();
     let dir = components(&[
         ("ticker", "bindings.cron", &[("schedule", "@every 1s")]),

@@ -5,7 +5,6 @@
 //! back, and Go's errors on every route.
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,10 +18,6 @@ use crate::lock::{assert_error, components_dir};
 use crate::services::{self, Plain, RedisServer};
 
 type SdkClient = dapr::Client<dapr::client::TonicClientWithAuth>;
-
-fn grpc_addr(d: &InProc) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()))
-}
 
 /// A sidecar with `configstore` on `redis`, and the app on `app_port`.
 fn start(redis: &str, app_port: Option<u16>) -> InProc {
@@ -216,7 +211,7 @@ fn get_reads_gos_layout_over_http_and_the_sdk() {
     assert!(listed, "{md}");
 
     crate::grpc::rt().block_on(async {
-        let addr = grpc_addr(&d);
+        let addr = d.grpc();
         let mut c = SdkClient::connect_with_address(format!("http://{addr}"))
             .await
             .unwrap();
@@ -291,7 +286,7 @@ fn without_configuration_stores_the_api_is_not_configured() {
         );
     }
     crate::grpc::rt().block_on(async {
-        let mut c = DaprClient::connect(format!("http://{}", grpc_addr(&d)))
+        let mut c = DaprClient::connect(format!("http://{}", d.grpc()))
             .await
             .unwrap();
         let e = c
@@ -440,7 +435,7 @@ fn grpc_subscription_streams_with_both_method_names() {
     let key = format!("{uid}-k");
     let channel = format!("__keyspace@0__:{key}");
     let d = start(services::REDIS, None);
-    let addr = grpc_addr(&d);
+    let addr = d.grpc();
     let mut plain = Plain::connect(services::REDIS);
     crate::grpc::rt().block_on(async {
         let first = Duration::from_secs(5);
@@ -647,7 +642,7 @@ fn shutdown_ends_open_subscriptions() {
     let channel = format!("__keyspace@0__:{key}");
     let (app, _seen) = recording_app();
     let mut d = start(services::REDIS, Some(app.port));
-    let addr = grpc_addr(&d);
+    let addr = d.grpc();
     let mut plain = Plain::connect(services::REDIS);
     let r = get(
         d.http,

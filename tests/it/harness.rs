@@ -11,6 +11,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use dapr::dapr::proto::common::v1::InvokeRequest;
+use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
+use dapr::dapr::proto::runtime::v1::app_callback_server::{AppCallback, AppCallbackServer};
+
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -409,6 +413,12 @@ impl InProc {
         }
     }
 
+    /// The public gRPC API's address.
+    pub fn grpc(&self) -> SocketAddr {
+        let port = self.handle.as_ref().expect("running").grpc_port();
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     pub fn metrics(&self) -> SocketAddr {
         let port = self
             .handle
@@ -430,4 +440,81 @@ impl Drop for InProc {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+// === apps on tokio ===
+
+/// Runs `serve(port)` for a free loopback port on a current-thread tokio
+/// runtime in a background thread (for the test's life); returns the port.
+/// The app may still be binding when this returns: daprd waits for it.
+pub fn app_server<F, Fut>(serve: F) -> u16
+where
+    F: FnOnce(u16) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let port = free_port();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(serve(port));
+    });
+    port
+}
+
+/// A gRPC app (`--app-protocol grpc`): `service` behind tonic's server, as
+/// the official SDK's apps run, on a free port (see [`app_server`]).
+pub fn grpc_app_server<S: AppCallback>(service: S) -> u16 {
+    app_server(move |port| async move {
+        tonic::transport::Server::builder()
+            .add_service(AppCallbackServer::new(service))
+            .serve(([127, 0, 0, 1], port).into())
+            .await
+            .unwrap();
+    })
+}
+
+// === gRPC requests ===
+
+/// `v` as the `Any` of an invocation's data (no type URL, as the SDK sends).
+pub fn any(v: &[u8]) -> Option<prost_types::Any> {
+    Some(prost_types::Any {
+        type_url: String::new(),
+        value: v.to_vec(),
+    })
+}
+
+/// An `AppCallback` client on a sidecar's gRPC port at `addr`: what an app
+/// (or another sidecar) sends there with `dapr-app-id` is proxied.
+pub async fn app_callback_client(addr: SocketAddr) -> AppCallbackClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    AppCallbackClient::new(channel)
+}
+
+/// An `OnInvoke` request for `method` (with `data`, if any) routed to
+/// `app_id` by each of the metadata `headers` (`dapr-app-id`,
+/// `dapr-callee-app-id`).
+pub fn invoke_request(
+    method: &str,
+    data: Option<&[u8]>,
+    app_id: &str,
+    headers: &[&str],
+) -> tonic::Request<InvokeRequest> {
+    let mut r = tonic::Request::new(InvokeRequest {
+        method: method.into(),
+        data: data.and_then(any),
+        ..Default::default()
+    });
+    for h in headers {
+        r.metadata_mut().insert(
+            tonic::metadata::MetadataKey::from_bytes(h.as_bytes()).unwrap(),
+            app_id.parse().unwrap(),
+        );
+    }
+    r
 }

@@ -2,28 +2,17 @@
 //! `invoke_service` against an HTTP app and a gRPC app (a tonic
 //! `AppCallback` server), and HTTP invocation of the gRPC app.
 
-use std::net::SocketAddr;
-
 use dapr::dapr::proto::common::v1::{InvokeRequest, InvokeResponse};
 use dapr::dapr::proto::runtime::v1 as sdk;
-use sdk::app_callback_server::{AppCallback, AppCallbackServer};
+use sdk::app_callback_client::AppCallbackClient;
+use sdk::app_callback_server::AppCallback;
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::app::TestApp;
 use crate::harness::*;
 
 type Client = dapr::Client<dapr::client::TonicClientWithAuth>;
-
-fn grpc_addr(d: &InProc) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()))
-}
-
-fn any(v: &[u8]) -> Option<prost_types::Any> {
-    Some(prost_types::Any {
-        type_url: String::new(),
-        value: v.to_vec(),
-    })
-}
 
 #[test]
 fn sdk_invokes_an_http_app() {
@@ -35,7 +24,7 @@ fn sdk_invokes_an_http_app() {
         None,
     );
     crate::grpc::rt().block_on(async {
-        let mut c = Client::connect_with_address(format!("http://{}", grpc_addr(&d)))
+        let mut c = Client::connect_with_address(format!("http://{}", d.grpc()))
             .await
             .unwrap();
         let r = c
@@ -161,21 +150,26 @@ impl AppCallback for Echo {
 }
 
 pub(crate) fn grpc_app() -> u16 {
-    let port = free_port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            tonic::transport::Server::builder()
-                .add_service(AppCallbackServer::new(Echo))
-                .serve(([127, 0, 0, 1], port).into())
-                .await
-                .unwrap();
-        });
-    });
-    port
+    grpc_app_server(Echo)
+}
+
+/// Through `c`, a proxying `AppCallback` client, to [`grpc_app`] as
+/// `app_id`: 1 MiB each way (flow control end to end), and the app's errors
+/// pass through unchanged.
+pub(crate) async fn big_and_failing_calls_pass_through(
+    c: &mut AppCallbackClient<Channel>,
+    app_id: &str,
+) {
+    let call =
+        |method: &str, data: Vec<u8>| invoke_request(method, Some(&data), app_id, &["dapr-app-id"]);
+    let big = vec![b'z'; 1 << 20];
+    let r = c.on_invoke(call("big", big)).await.unwrap();
+    assert!(r.into_inner().data.unwrap().value.len() > 1 << 20);
+    let err = c.on_invoke(call("fail", Vec::new())).await.unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (tonic::Code::PermissionDenied, "no way")
+    );
 }
 
 /// A sidecar in-process (auto driver) for app `app_id`, a fresh
@@ -208,7 +202,7 @@ fn a_grpc_app_is_invoked_over_grpc_and_http() {
     assert_eq!(r.json()["message"], "no way");
     // gRPC InvokeService → OnInvoke as is.
     crate::grpc::rt().block_on(async {
-        let mut c = Client::connect_with_address(format!("http://{}", grpc_addr(&d)))
+        let mut c = Client::connect_with_address(format!("http://{}", d.grpc()))
             .await
             .unwrap();
         let r = c
@@ -224,24 +218,12 @@ fn a_grpc_app_is_invoked_over_grpc_and_http() {
 
 #[test]
 fn non_dapr_grpc_calls_with_dapr_app_id_are_proxied() {
-    use sdk::app_callback_client::AppCallbackClient;
     let d = sidecar_for_grpc_app("proxied", &[]);
     wait_status(d.http, "/v1.0/healthz", 204);
     crate::grpc::rt().block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", grpc_addr(&d)))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut c = AppCallbackClient::new(channel);
+        let mut c = app_callback_client(d.grpc()).await;
         let call = |method: &str, data: Vec<u8>, app: &str| {
-            let mut r = Request::new(InvokeRequest {
-                method: method.into(),
-                data: any(&data),
-                ..Default::default()
-            });
-            r.metadata_mut().insert("dapr-app-id", app.parse().unwrap());
-            r
+            invoke_request(method, Some(&data), app, &["dapr-app-id"])
         };
         // The app's service, through the sidecar, answers as itself.
         let r = c
@@ -258,19 +240,7 @@ fn non_dapr_grpc_calls_with_dapr_app_id_are_proxied() {
         let text = String::from_utf8(r.into_inner().data.unwrap().value).unwrap();
         assert!(!text.contains("dapr-app-id"), "{text}");
         assert!(text.contains("x-mine: kept"), "{text}");
-        // 1 MiB each way: flow control end to end.
-        let big = vec![b'z'; 1 << 20];
-        let r = c.on_invoke(call("big", big, "proxied")).await.unwrap();
-        assert!(r.into_inner().data.unwrap().value.len() > 1 << 20);
-        // The app's errors pass through unchanged.
-        let err = c
-            .on_invoke(call("fail", Vec::new(), "proxied"))
-            .await
-            .unwrap_err();
-        assert_eq!(
-            (err.code(), err.message()),
-            (tonic::Code::PermissionDenied, "no way")
-        );
+        big_and_failing_calls_pass_through(&mut c, "proxied").await;
         // Another app id: not resolvable here.
         let err = c
             .on_invoke(call("m", Vec::new(), "elsewhere"))

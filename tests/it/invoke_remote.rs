@@ -11,8 +11,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dapr::dapr::proto::common::v1::InvokeRequest;
-use dapr::dapr::proto::runtime::v1 as sdk;
 use daprd::proto::dapr::proto::common::v1 as common;
 use daprd::proto::dapr::proto::internals::v1 as internals;
 
@@ -78,6 +76,40 @@ impl Mesh {
 impl Drop for Mesh {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// B: the sidecar of a test app on a fixed internal port, so that it can be
+/// killed and started again at the same address, in a mesh of its own.
+struct Callee {
+    app: TestApp,
+    mesh: Mesh,
+    id: String,
+    internal: u16,
+}
+
+impl Callee {
+    /// A fresh mesh and B's app (app id from `prefix`); no sidecar yet.
+    fn new(prefix: &str) -> Callee {
+        Callee {
+            app: TestApp::start(),
+            mesh: Mesh::new(),
+            id: unique_app_id(prefix),
+            internal: free_port(),
+        }
+    }
+
+    /// Starts B's sidecar (again).
+    fn start(&self) -> Daprd {
+        let port = self.app.port.to_string();
+        self.mesh
+            .daprd(&self.id, self.internal, &["--app-port", &port], &[])
+    }
+
+    /// A caller's sidecar (app id from `prefix`) in B's mesh.
+    fn caller(&self, prefix: &str) -> Daprd {
+        self.mesh
+            .daprd(&unique_app_id(prefix), free_port(), &[], &[])
     }
 }
 
@@ -246,13 +278,10 @@ fn http_invocation_reaches_the_other_app_with_gos_headers() {
 
 #[test]
 fn a_killed_callee_fails_cleanly_and_works_again_after_restart() {
-    let mesh = Mesh::new();
-    let (a_id, b_id) = (unique_app_id("ka"), unique_app_id("kb"));
-    let app = TestApp::start();
-    let b_port = app.port.to_string();
-    let b_internal = free_port();
-    let mut b = mesh.daprd(&b_id, b_internal, &["--app-port", &b_port], &[]);
-    let a = mesh.daprd(&a_id, free_port(), &[], &[]);
+    let callee = Callee::new("kb");
+    let b_id = &callee.id;
+    let mut b = callee.start();
+    let a = callee.caller("ka");
     let path = format!("/v1.0/invoke/{b_id}/method/echo");
     // Warm A's pooled connections on both workers.
     for _ in 0..10 {
@@ -279,7 +308,7 @@ fn a_killed_callee_fails_cleanly_and_works_again_after_restart() {
     assert!(took < Duration::from_secs(8), "{took:?}");
 
     // B comes back on its port: the same call works again.
-    let _b = mesh.daprd(&b_id, b_internal, &["--app-port", &b_port], &[]);
+    let _b = callee.start();
     let r = request(a.http, "POST", &path, &[], b"again");
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().ends_with("\n\nagain"), "{}", r.text());
@@ -290,13 +319,10 @@ fn a_killed_callee_fails_cleanly_and_works_again_after_restart() {
 
 #[test]
 fn a_callee_restarting_during_the_retries_is_reached() {
-    let mesh = Mesh::new();
-    let (a_id, b_id) = (unique_app_id("wa"), unique_app_id("wb"));
-    let app = TestApp::start();
-    let b_port = app.port.to_string();
-    let b_internal = free_port();
-    let mut b = mesh.daprd(&b_id, b_internal, &["--app-port", &b_port], &[]);
-    let a = mesh.daprd(&a_id, free_port(), &[], &[]);
+    let callee = Callee::new("wb");
+    let b_id = &callee.id;
+    let mut b = callee.start();
+    let a = callee.caller("wa");
     let path = format!("/v1.0/invoke/{b_id}/method/echo");
     assert_eq!(get(a.http, &path).status, 200);
     b.signal("KILL");
@@ -306,7 +332,7 @@ fn a_callee_restarting_during_the_retries_is_reached() {
     let p = path.clone();
     let call = std::thread::spawn(move || request(http, "POST", &p, &[], b"late"));
     std::thread::sleep(Duration::from_millis(300));
-    let _b = mesh.daprd(&b_id, b_internal, &["--app-port", &b_port], &[]);
+    let _b = callee.start();
     let r = call.join().unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().ends_with("\n\nlate"), "{}", r.text());
@@ -340,16 +366,8 @@ fn hundred_mib_stream_both_ways_across_sidecars_with_bounded_memory() {
     }
 }
 
-fn any(v: &[u8]) -> Option<prost_types::Any> {
-    Some(prost_types::Any {
-        type_url: String::new(),
-        value: v.to_vec(),
-    })
-}
-
 #[test]
 fn grpc_invoke_service_and_proxying_reach_the_other_sidecar() {
-    use sdk::app_callback_client::AppCallbackClient;
     let mesh = Mesh::new();
     let (a_id, b_id, c_id) = (
         unique_app_id("ga"),
@@ -373,7 +391,7 @@ fn grpc_invoke_service_and_proxying_reach_the_other_sidecar() {
     let flags = mesh.flags(&a_id, free_port(), &[]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let a = InProc::start(&flags, daprd::runtime::Driver::Auto, None);
-    let a_grpc = SocketAddr::from(([127, 0, 0, 1], a.handle.as_ref().unwrap().grpc_port()));
+    let a_grpc = a.grpc();
 
     // HTTP from A to C's gRPC app: OnInvoke with verb, query, content type.
     let r = request(
@@ -453,23 +471,9 @@ fn grpc_invoke_service_and_proxying_reach_the_other_sidecar() {
         assert!(dbg.contains("no host found with the given ID"), "{dbg}");
 
         // Transparent proxying: A → C's sidecar → C's app.
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{a_grpc}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut proxied = AppCallbackClient::new(channel);
+        let mut proxied = app_callback_client(a_grpc).await;
         let call = |method: &str, data: Vec<u8>, header: &str| {
-            let mut r = tonic::Request::new(InvokeRequest {
-                method: method.into(),
-                data: any(&data),
-                ..Default::default()
-            });
-            r.metadata_mut().insert(
-                tonic::metadata::MetadataKey::from_bytes(header.as_bytes()).unwrap(),
-                c_id.parse().unwrap(),
-            );
-            r
+            invoke_request(method, Some(&data), &c_id, &[header])
         };
         for header in ["dapr-app-id", "dapr-callee-app-id"] {
             let r = proxied
@@ -496,20 +500,7 @@ fn grpc_invoke_service_and_proxying_reach_the_other_sidecar() {
             );
         }
         // 1 MiB each way, and the app's errors unchanged.
-        let big = vec![b'z'; 1 << 20];
-        let r = proxied
-            .on_invoke(call("big", big, "dapr-app-id"))
-            .await
-            .unwrap();
-        assert!(r.into_inner().data.unwrap().value.len() > 1 << 20);
-        let err = proxied
-            .on_invoke(call("fail", Vec::new(), "dapr-app-id"))
-            .await
-            .unwrap_err();
-        assert_eq!(
-            (err.code(), err.message()),
-            (tonic::Code::PermissionDenied, "no way")
-        );
+        crate::invoke_grpc::big_and_failing_calls_pass_through(&mut proxied, &c_id).await;
 
         // A's public gRPC port does not serve the internal service.
         let (_, status) = raw_call(

@@ -282,7 +282,7 @@ fn bad_lock_requests_get_gos_errors_and_change_nothing() {
     assert_eq!(release(d.http, "memlock", "held", "owner"), 0);
 
     // The same over gRPC: Go's codes and messages, without details.
-    let grpc = SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()));
+    let grpc = d.grpc();
     crate::grpc::rt().block_on(async {
         let mut c = DaprClient::connect(format!("http://{grpc}")).await.unwrap();
         let try_lock = |store: &str, res: &str, owner: &str, secs: i32| sdk::TryLockRequest {
@@ -363,7 +363,7 @@ fn without_lock_stores_the_api_is_not_configured() {
         "ERR_LOCK_STORE_NOT_CONFIGURED",
         "lock store is not configured",
     );
-    let grpc = SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()));
+    let grpc = d.grpc();
     crate::grpc::rt().block_on(async {
         let mut c = DaprClient::connect(format!("http://{grpc}")).await.unwrap();
         let e = c

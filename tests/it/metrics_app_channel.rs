@@ -274,8 +274,6 @@ fn grpc_health_probes_have_their_own_family() {
 
 #[test]
 fn proxied_grpc_calls_are_metered_as_go_does() {
-    use dapr::dapr::proto::common::v1::InvokeRequest;
-    use dapr::dapr::proto::runtime::v1::app_callback_client::AppCallbackClient;
     let internal = free_port();
     let d = crate::invoke_grpc::sidecar_for_grpc_app(
         "mproxy",
@@ -287,31 +285,16 @@ fn proxied_grpc_calls_are_metered_as_go_does() {
         ],
     );
     wait_status(d.http, "/v1.0/healthz", 204);
-    let api = d.handle.as_ref().unwrap().grpc_port();
+    let (api, peer) = (
+        d.grpc(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], internal)),
+    );
     let before = scrape(&d);
     crate::grpc::rt().block_on(async {
-        let connect = |port: u16| async move {
-            let channel =
-                tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
-                    .unwrap()
-                    .connect()
-                    .await
-                    .unwrap();
-            AppCallbackClient::new(channel)
-        };
-        let call = |method: &str, headers: &[&'static str]| {
-            let mut r = tonic::Request::new(InvokeRequest {
-                method: method.into(),
-                ..Default::default()
-            });
-            for h in headers {
-                r.metadata_mut().insert(*h, "mproxy".parse().unwrap());
-            }
-            r
-        };
+        let call = |method: &str, headers: &[&str]| invoke_request(method, None, "mproxy", headers);
         // As another sidecar relays a call that still carries `dapr-app-id`.
         let both = ["dapr-app-id", "dapr-callee-app-id"];
-        let mut peer = connect(internal).await;
+        let mut peer = app_callback_client(peer).await;
         for _ in 0..2 {
             peer.on_invoke(call("m", &both)).await.unwrap();
         }
@@ -322,7 +305,7 @@ fn proxied_grpc_calls_are_metered_as_go_does() {
             .await
             .unwrap();
         // From the app through the public API port, to this sidecar's app.
-        let mut app = connect(api).await;
+        let mut app = app_callback_client(api).await;
         app.on_invoke(call("m", &["dapr-app-id"])).await.unwrap();
     });
     let after = scrape(&d);

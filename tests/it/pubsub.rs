@@ -3,7 +3,6 @@
 //! declarative subscriptions, routing rules, the app's answers (retry,
 //! drop, 404), dead-letter topics, scoping and bad input.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -524,7 +523,7 @@ fn official_sdk_publishes_over_grpc() {
     let app = Subscriber::success(ORDERS);
     let dir = resources(&[], "");
     let d = sidecar(&app, &dir, "sdkpub");
-    let grpc = SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()));
+    let grpc = d.grpc();
     crate::grpc::rt().block_on(async {
         let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
             format!("http://{grpc}"),
@@ -578,7 +577,7 @@ fn huge_messages_are_refused_cleanly() {
     let big = vec![b'x'; 2 << 20];
     let r = publish(&d, "/v1.0/publish/pubsub/orders", "text/plain", &big);
     assert_eq!(r.status, 413, "{}", r.text());
-    let grpc = SocketAddr::from(([127, 0, 0, 1], d.handle.as_ref().unwrap().grpc_port()));
+    let grpc = d.grpc();
     crate::grpc::rt().block_on(async {
         let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
             format!("http://{grpc}"),

@@ -6,7 +6,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use dapr::appcallback::{AppCallbackService, Handler, HandlerMethod};
-use dapr::dapr::proto::runtime::v1::app_callback_server::AppCallbackServer;
 use dapr::dapr::proto::runtime::v1::{TopicEventRequest, TopicEventResponse};
 
 use crate::harness::*;
@@ -28,28 +27,13 @@ impl HandlerMethod for Recorder {
 /// Runs the SDK's app server on a free port in a background thread.
 fn sdk_app(topic: &str) -> (u16, mpsc::Receiver<TopicEventRequest>) {
     let (tx, rx) = mpsc::channel();
-    let port = free_port();
-    let topic = topic.to_owned();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let mut service = AppCallbackService::new();
-            service.add_handler(Handler {
-                pub_sub_name: "pubsub".into(),
-                topic,
-                handler: Box::new(Recorder(tx)),
-            });
-            tonic::transport::Server::builder()
-                .add_service(AppCallbackServer::new(service))
-                .serve(([127, 0, 0, 1], port).into())
-                .await
-                .unwrap();
-        });
+    let mut service = AppCallbackService::new();
+    service.add_handler(Handler {
+        pub_sub_name: "pubsub".into(),
+        topic: topic.to_owned(),
+        handler: Box::new(Recorder(tx)),
     });
-    (port, rx)
+    (grpc_app_server(service), rx)
 }
 
 #[test]

@@ -57,8 +57,7 @@ impl RedisCluster {
         if !services::available("redis-server and redis-cli", ok, test) {
             return None;
         }
-        let dir = std::env::temp_dir().join(services::unique_app_id("redis-cluster"));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = services::temp_dir("redis-cluster");
         let mut c = RedisCluster {
             ports: (0..3).map(|_| cluster_port()).collect(),
             children: vec![None, None, None],

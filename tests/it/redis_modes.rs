@@ -14,7 +14,7 @@ use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::types::BytesFrame;
 
 use crate::harness::*;
-use crate::services::{self, resp_call, text, Plain};
+use crate::services::{self, resp_call, temp_dir, text, Plain};
 
 /// Whether `cmd --version` (or `version`) runs.
 fn installed(cmd: &str, arg: &str) -> bool {
@@ -35,33 +35,48 @@ fn tools(test: &str, openssl: bool) -> bool {
         || services::available("the openssl command", installed("openssl", "version"), test))
 }
 
-fn temp_dir(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(services::unique_app_id(prefix));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A process killed on drop, and its directory (if it has its own) removed.
+struct Proc {
+    child: Child,
+    dir: Option<PathBuf>,
 }
-
-/// A process killed on drop.
-struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
 /// Starts `redis-server` with `args` and waits until `port` accepts
-/// connections (and, when `ping`, answers a plain PING).
+/// connections (and, when `ping`, answers a plain PING). Its files (a
+/// replica's synced `dump.rdb`) go to a temporary directory of its own, not
+/// the working directory.
 fn redis_server(args: &[&str], port: u16, ping: bool) -> Proc {
+    let dir = temp_dir("redis-server");
     let child = Command::new("redis-server")
         .args(args)
-        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+        ])
+        .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let p = Proc(child);
+    let p = Proc {
+        child,
+        dir: Some(dir),
+    };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + WAIT;
     loop {
@@ -78,9 +93,16 @@ fn redis_server(args: &[&str], port: u16, ping: bool) -> Proc {
     }
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate.
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in
+/// a temporary directory removed on drop.
 struct Certs {
     dir: PathBuf,
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Certs {
@@ -361,15 +383,16 @@ fn sentinel_failover_is_followed() {
         ),
     )
     .unwrap();
-    let _sentinel = Proc(
-        Command::new("redis-server")
+    let _sentinel = Proc {
+        child: Command::new("redis-server")
             .arg(&conf)
             .arg("--sentinel")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
-    );
+        dir: Some(dir),
+    };
     let sentinel = format!("127.0.0.1:{sentinel_port}");
     let master_port_s = master_port.to_string();
     wait_for("the sentinel to name the master", WAIT, || {

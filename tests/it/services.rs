@@ -72,11 +72,21 @@ pub fn unique_app_id(prefix: &str) -> String {
     )
 }
 
+/// A fresh directory under the system temporary directory. Every private
+/// `redis-server` gets one as its `--dir`: `--save ''` alone does not keep
+/// a server from writing (a replica's full sync stores the master's
+/// snapshot as `dump.rdb`), and its default directory is its working
+/// directory, the package root under `cargo test`.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_app_id(prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A directory holding one component file named `statestore` of `kind`,
 /// with `metadata` items.
 pub fn component_dir(kind: &str, metadata: &[(&str, &str)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_app_id("daprd-components"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("daprd-components");
     let mut yaml = format!(
         "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: {kind}\n  version: v1\n  metadata:\n"
     );
@@ -147,10 +157,12 @@ pub fn text(f: &BytesFrame) -> String {
     }
 }
 
-/// A private `redis-server` on a free port, killed on drop.
+/// A private `redis-server` on a free port, killed (and its directory
+/// removed) on drop.
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    dir: PathBuf,
 }
 
 impl RedisServer {
@@ -168,6 +180,7 @@ impl RedisServer {
         let mut s = RedisServer {
             port: free_port(),
             child: None,
+            dir: temp_dir("redis-server"),
         };
         s.restart();
         Some(s)
@@ -190,7 +203,8 @@ impl RedisServer {
         self.kill();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -216,5 +230,6 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
