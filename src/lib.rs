@@ -6,18 +6,18 @@
 //! it unchanged.
 //!
 //! ## Crate map
-//! - [`config`]: flags (Go daprd's names) → validated [`config::Options`].
-//! - [`runtime`]: bootstrap, worker threads, readiness, shutdown.
-//! - [`net`]: per-worker listeners.
-//! - [`http`]: the HTTP/1.1 connection loop and the request/response types.
-//! - [`api`]: the route table, router, error catalogue and building-block handlers.
-//! - [`grpc`]: the gRPC front end: framing, status, the h2 stream handler,
-//!   streaming calls, server reflection.
-//! - [`proto`]: generated protobuf types (Dapr's runtime API, google.rpc).
-//! - [`components`]: component registry and built-in components.
-//! - [`channel`]: calling the app (HTTP), trace context.
-//! - [`metrics`]: per-worker shards, Prometheus rendering.
-//! - [`logging`]: Go daprd's log format.
+//! Layers, lowest first; each imports only from those below it
+//! (`tests/it/layering.rs` keeps it so; the README's "Code map" has more):
+//! - ground: [`proto`] (generated types), [`config`] (flags → [`config::Options`],
+//!   resource files), [`logging`], [`metrics`] (per-worker shards, Prometheus
+//!   text), [`net`] (listeners, the shutdown latch), [`http`] (HTTP/1.1 and h2
+//!   loops, messages, the HTTP/1.1 client), [`grpc`] (framing, status,
+//!   streams, the call server behind its own `Handler` trait, reflection);
+//! - [`components`]: the backends behind each building block's trait;
+//! - [`channel`]: calling the app and other sidecars;
+//! - [`api`]: the building blocks (`api/<block>/{mod,http,grpc}.rs`), the
+//!   route table, the error catalogue, the handlers' context;
+//! - [`runtime`]: the composition root: bootstrap, workers, shutdown.
 //!
 //! ## Request path
 //! accept (worker's own socket) → `http::h1::serve` (head and body limits) →
