@@ -21,27 +21,8 @@ for tool in wrk nginx h2load python3 curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx-light nghttp2-client" >&2; exit 2; }
 done
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { # url expected_status
-  for _ in $(seq 1 200); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
-    [ "$code" = "$2" ] && return 0
-    sleep 0.05
-  done
-  echo "timeout waiting for $1" >&2; return 1
-}
-
-NGINX_PORT=$(free_port)
-sed -e "s|@PORT@|$NGINX_PORT|g" -e "s|@DIR@|$WORK|g" loadtest/conf/nginx.conf > "$WORK/nginx.conf"
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
-sleep 0.3
-PIDS+=("$(cat "$WORK/nginx.pid")")
-wait_http "http://127.0.0.1:$NGINX_PORT/" 200
+. loadtest/common.sh
+start_nginx
 mkdir -p "$WORK/components"
 cp examples/resources/*.yaml "$WORK/components/"
 python3 -c 'import sys; m=b"\x0a\x0astatestore\x12\x07order-1"; sys.stdout.buffer.write(b"\0"+len(m).to_bytes(4,"big")+m)' > "$WORK/getstate.grpc"
