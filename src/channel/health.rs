@@ -20,9 +20,10 @@ use event_listener::Event;
 use http::{HeaderMap, Method};
 
 use super::grpc::{GrpcChannel, HEALTH_CHECK};
-use super::http::{AppRequest, HttpChannel, OutBody};
+use super::http::HttpChannel;
 use crate::config::AppHealth as Settings;
 use crate::grpc::status::GrpcCode;
+use crate::http::client::{ClientRequest, OutBody};
 use crate::net::shutdown::Drain;
 
 /// The error Go's app channels return for an invocation of an unhealthy app
@@ -112,7 +113,7 @@ async fn probe(
 ) -> bool {
     let started = Instant::now();
     if let Some(h) = http {
-        let req = AppRequest {
+        let req = ClientRequest {
             method: Method::GET,
             target: settings.path.clone(),
             headers: HeaderMap::new(),

@@ -175,7 +175,7 @@ fn app_channel(
     };
     let channel = new(addr, per_worker, opts.max_body_size, body_timeout);
     channel.record_into(metrics.clone());
-    Some(channel)
+    Some(Rc::new(channel))
 }
 
 /// This worker's gRPC channel to the app, when the app speaks gRPC,

@@ -35,12 +35,12 @@ use prost::Message;
 
 use super::send_to_output_binding;
 use crate::api::Ctx;
-use crate::channel::http::{AppRequest, OutBody};
 use crate::components::bindings::{
     failure, go_marshal, BindingHandler, InvokeRequest, ReadEvent, CREATE,
 };
 use crate::components::state::LocalFuture;
 use crate::components::ComponentError;
+use crate::http::client::{ClientRequest, OutBody};
 use crate::proto::dapr::proto::runtime::v1 as pb;
 
 const LIST_INPUT_BINDINGS: &str = "/dapr.proto.runtime.v1.AppCallback/ListInputBindings";
@@ -130,7 +130,7 @@ async fn probe_http(ctx: &Ctx, route: &str) -> Result<bool, String> {
     };
     let mut headers = base_headers(ctx);
     crate::channel::trace::ensure_traceparent(&mut headers);
-    let req = AppRequest {
+    let req = ClientRequest {
         method: Method::OPTIONS,
         target: target(route),
         headers,
@@ -218,7 +218,7 @@ impl Deliverer {
             }
         }
         crate::channel::trace::ensure_traceparent(&mut headers);
-        let req = AppRequest {
+        let req = ClientRequest {
             method: Method::POST,
             target: self.target.clone(),
             headers,

@@ -179,11 +179,11 @@ impl AppUpdates {
                 ::http::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            let req = crate::channel::http::AppRequest {
+            let req = crate::http::client::ClientRequest {
                 method: Method::POST,
                 target: path.to_owned(),
                 headers,
-                body: crate::channel::http::OutBody::Full(body.clone()),
+                body: crate::http::client::OutBody::Full(body.clone()),
             };
             let resp = channel.call(req).await.map_err(|e| e.to_string())?;
             if resp.status != ::http::StatusCode::OK {

@@ -19,9 +19,9 @@ use prost::Message;
 use super::{invoke_error, resolve_target, Target};
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
 use crate::channel::grpc::{AppCallError, GrpcChannel};
-use crate::channel::http::{strip_hop_by_hop, AppRequest, OutBody};
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
+use crate::http::client::{strip_hop_by_hop, ClientRequest, OutBody};
 use crate::http::message::{Request, Response};
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::runtime::v1 as pb;
@@ -192,7 +192,7 @@ pub async fn invoke_service(
         .data
         .map(|d| Bytes::from(d.value))
         .unwrap_or_default();
-    let app_req = AppRequest {
+    let app_req = ClientRequest {
         method: verb_method(message.http_extension.as_ref()),
         target,
         headers,

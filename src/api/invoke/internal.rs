@@ -23,11 +23,11 @@ use prost::Message;
 use super::wire;
 use crate::api::Ctx;
 use crate::channel::grpc::AppCallError;
-use crate::channel::http::{AppRequest, OutBody};
 use crate::channel::trace::ensure_traceparent;
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
 use crate::http::body::BodyStream;
+use crate::http::client::{ClientRequest, OutBody};
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::internals::v1 as internals;
 
@@ -152,7 +152,7 @@ pub async fn call_app(
     }
     crate::channel::add_app_token(&mut headers, &ctx.shared.opts);
     ensure_traceparent(&mut headers);
-    let app_req = AppRequest {
+    let app_req = ClientRequest {
         method,
         target,
         headers,

@@ -23,8 +23,8 @@ use http::{header, HeaderName, HeaderValue};
 
 use super::error::{ApiError, ErrorCode};
 use super::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
-use crate::channel::http::{strip_hop_by_hop, AppRequest, OutBody};
 use crate::channel::trace::ensure_traceparent;
+use crate::http::client::{strip_hop_by_hop, ClientRequest, OutBody};
 use crate::http::message::{Request, Response};
 
 /// `dapr-caller-app-id`
@@ -157,7 +157,7 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
         Some(s) => OutBody::Stream(s),
         None => OutBody::Full(std::mem::take(&mut req.body)),
     };
-    let app_req = AppRequest {
+    let app_req = ClientRequest {
         method: req.method.clone(),
         target: target_path,
         headers,

@@ -26,10 +26,10 @@ use http::{HeaderMap, HeaderValue};
 
 use super::Target;
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
-use crate::channel::http::strip_hop_by_hop;
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
 use crate::grpc::stream::status_fields;
+use crate::http::client::strip_hop_by_hop;
 use crate::http::h2::{next_chunk, send_data};
 
 /// Whether a call on `path` with `headers` is to be proxied.

@@ -33,9 +33,9 @@ use serde::Deserialize;
 use super::cloudevent::{self, CLOUDEVENT_CONTENT_TYPE};
 use super::{rules, Subscription};
 use crate::api::Ctx;
-use crate::channel::http::{AppRequest, OutBody};
 use crate::components::pubsub::{Handled, Message, MessageHandler, PublishRequest};
 use crate::components::state::LocalFuture;
+use crate::http::client::{ClientRequest, OutBody};
 
 /// Extra attempts after the first failed one.
 pub const RETRIES: u32 = 3;
@@ -246,7 +246,7 @@ impl Deliverer {
         let Some(channel) = ctx.app_http.as_ref() else {
             return Verdict::Retry("no app channel".into());
         };
-        let req = AppRequest {
+        let req = ClientRequest {
             method: Method::POST,
             target: path.to_owned(),
             headers: headers.clone(),

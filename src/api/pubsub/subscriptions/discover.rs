@@ -8,7 +8,6 @@
 //! twice keeps its first definition (declarative before programmatic).
 
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -17,9 +16,10 @@ use serde_json::Value;
 use super::rules::{Matcher, Rule};
 use super::{Kind, Subscription};
 use crate::channel::grpc::{AppCallError, GrpcChannel};
-use crate::channel::http::{AppRequest, HttpChannel, OutBody};
+use crate::channel::http::HttpChannel;
 use crate::config::resources::RawResource;
 use crate::grpc::status::GrpcCode;
+use crate::http::client::{ClientRequest, OutBody};
 
 /// A field of a JSON object, by name, case-insensitively.
 fn field<'v>(obj: &'v Value, name: &str) -> Option<&'v Value> {
@@ -149,7 +149,7 @@ pub fn programmatic(body: &[u8]) -> Result<Vec<Subscription>, String> {
 
 /// Asks the app for its subscriptions: Go's init retry (3 retries with
 /// exponential back-off) on transport errors; 404 means none.
-pub async fn fetch(channel: &Rc<HttpChannel>, app_id: &str) -> Vec<Subscription> {
+pub async fn fetch(channel: &HttpChannel, app_id: &str) -> Vec<Subscription> {
     let mut delay = Duration::from_millis(500);
     for attempt in 0..4 {
         let mut headers = HeaderMap::new();
@@ -160,7 +160,7 @@ pub async fn fetch(channel: &Rc<HttpChannel>, app_id: &str) -> Vec<Subscription>
         if let Ok(v) = HeaderValue::from_str(app_id) {
             headers.insert(crate::api::APP_ID_HEADER, v);
         }
-        let req = AppRequest {
+        let req = ClientRequest {
             method: Method::GET,
             target: "/dapr/subscribe".into(),
             headers,
