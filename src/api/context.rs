@@ -34,7 +34,7 @@ pub struct Ctx {
     /// This worker's gRPC channel to the app (`--app-protocol grpc`).
     pub app_grpc: Option<Rc<crate::channel::grpc::GrpcChannel>>,
     /// This worker's connections to other sidecars (service invocation).
-    pub remotes: invoke::remote::Remotes,
+    pub remotes: crate::channel::sidecar::Remotes,
     /// Our identity headers for calls to the app, validated once.
     pub local_headers: invoke::LocalHeaders,
 }

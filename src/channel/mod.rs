@@ -4,6 +4,7 @@ pub mod grpc;
 pub mod h2c;
 pub mod health;
 pub mod http;
+pub mod sidecar;
 pub mod trace;
 
 use ::http::{HeaderMap, HeaderValue};

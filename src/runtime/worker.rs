@@ -211,7 +211,7 @@ async fn serve(
         components: components(&shared),
         app_http: app_channel(&shared, tuning.body_timeout, shared.metrics.shard(index)),
         app_grpc: grpc_app_channel(&shared, shared.metrics.shard(index)),
-        remotes: crate::api::invoke::remote::Remotes::new(),
+        remotes: crate::channel::sidecar::Remotes::new(),
         local_headers: crate::api::invoke::LocalHeaders::new(
             &shared.opts.app_id,
             &shared.invocation.namespace,
