@@ -1,5 +1,7 @@
-//! Talking to the app: the channels daprd uses to call it.
+//! Talking to the app ([`AppChannel`]: HTTP or gRPC) and to other
+//! sidecars ([`sidecar`]).
 
+pub mod app;
 pub mod grpc;
 pub mod h2c;
 pub mod health;
@@ -8,6 +10,8 @@ pub mod sidecar;
 pub mod trace;
 
 use ::http::{HeaderMap, HeaderValue};
+
+pub use app::{AppCall, AppChannel};
 
 use crate::config::Options;
 

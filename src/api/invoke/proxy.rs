@@ -142,7 +142,7 @@ async fn to_app(
     body: RecvStream,
     mut respond: SendResponse<Bytes>,
 ) -> GrpcCode {
-    let Some(app) = ctx.app_grpc.clone() else {
+    let Some(app) = ctx.app.as_ref().and_then(crate::channel::AppChannel::grpc) else {
         let s = Status::new(
             GrpcCode::Unavailable,
             format!("failed to proxy request: app {id} does not serve gRPC (--app-protocol grpc)"),
