@@ -9,17 +9,22 @@
 //! configuration updates) is an [`AppCall`], a small struct that knows the
 //! exchange's HTTP shape and its gRPC shape (`AppCallback/…`), and the
 //! channel runs the one its app speaks. Those shapes stay with the API
-//! that owns them; callers never look at the protocol. It is all static
-//! dispatch: no allocation, no boxing, one `match` per call.
+//! that owns them; callers do not branch on the protocol (pub/sub only
+//! asks [`AppChannel::is_grpc`] to know how much of an event to read
+//! before routing it). It is all static
+//! dispatch: no allocation, no boxing, one `match` per call, and the call
+//! future is just the chosen arm's (an `Either`).
 //!
-//! Health probes ([`super::health`]) match on the enum themselves (both
-//! arms are in this module's parent); the transparent gRPC proxy, which
-//! needs a gRPC app, asks for [`AppChannel::grpc`].
+//! Health probes ([`super::health`], part of the channel) match on the
+//! enum themselves; the transparent gRPC proxy, which needs a gRPC app,
+//! asks for [`AppChannel::grpc`].
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use either::Either;
 
 use super::grpc::GrpcChannel;
 use super::http::HttpChannel;
@@ -86,12 +91,13 @@ impl AppChannel {
         Some(channel)
     }
 
-    /// Runs `call` in the shape the app speaks.
+    /// Runs `call` in the shape the app speaks. (Not an `async fn`: its
+    /// future would keep `call` besides the arm's future, which owns it.)
     #[inline]
-    pub async fn call<C: AppCall>(&self, call: C) -> C::Output {
+    pub fn call<C: AppCall>(&self, call: C) -> impl Future<Output = C::Output> + use<'_, C> {
         match self {
-            Self::Http(h) => call.over_http(h).await,
-            Self::Grpc(g) => call.over_grpc(g).await,
+            Self::Http(h) => Either::Left(call.over_http(h)),
+            Self::Grpc(g) => Either::Right(call.over_grpc(g)),
         }
     }
 
