@@ -29,12 +29,10 @@ pub struct Ctx {
     pub drain: Drain,
     /// This worker's component instances.
     pub components: Components,
-    /// This worker's HTTP channel to the app (`--app-port` with an HTTP protocol).
-    pub app_http: Option<Rc<crate::channel::http::HttpChannel>>,
-    /// This worker's gRPC channel to the app (`--app-protocol grpc`).
-    pub app_grpc: Option<Rc<crate::channel::grpc::GrpcChannel>>,
+    /// This worker's channel to the app (`--app-port`), HTTP or gRPC.
+    pub app: Option<crate::channel::AppChannel>,
     /// This worker's connections to other sidecars (service invocation).
-    pub remotes: invoke::remote::Remotes,
+    pub remotes: crate::channel::sidecar::Remotes,
     /// Our identity headers for calls to the app, validated once.
     pub local_headers: invoke::LocalHeaders,
 }

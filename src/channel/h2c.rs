@@ -1,5 +1,5 @@
 //! HTTP to the app over cleartext HTTP/2 (`--app-protocol h2c`): the same
-//! [`AppRequest`] / [`AppResponse`] as the HTTP/1.1 pool, carried on the
+//! [`ClientRequest`] / [`ClientResponse`] as the HTTP/1.1 pool, carried on the
 //! worker's one multiplexed h2 connection ([`GrpcChannel`] manages it).
 //!
 //! Request bodies are sent as they arrive and response bodies handed on as
@@ -10,20 +10,23 @@ use bytes::{Bytes, BytesMut};
 use http::header;
 
 use super::grpc::GrpcChannel;
-use super::http::{strip_hop_by_hop, AppRequest, AppResponse, ChannelError, OutBody};
 use crate::http::body::{BodyStream, StreamError};
+use crate::http::client::{strip_hop_by_hop, ClientError, ClientRequest, ClientResponse, OutBody};
 use crate::http::h2::{next_chunk, send_data};
 
 /// Responses up to this size (by `content-length`) are read whole.
 const COLLECT_LIMIT: u64 = 64 * 1024;
 
-fn broken(e: impl std::fmt::Display) -> ChannelError {
-    ChannelError::Broken(e.to_string())
+fn broken(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Broken(e.to_string())
 }
 
 /// One call over the h2 connection. Takes the request's headers and body,
 /// leaving its method and target (for the caller's metrics).
-pub async fn call(h2: &GrpcChannel, req: &mut AppRequest) -> Result<AppResponse, ChannelError> {
+pub async fn call(
+    h2: &GrpcChannel,
+    req: &mut ClientRequest,
+) -> Result<ClientResponse, ClientError> {
     let uri = format!("http://{}{}", h2.authority(), req.target);
     let mut head = http::Request::builder()
         .method(req.method.clone())
@@ -51,7 +54,7 @@ pub async fn call(h2: &GrpcChannel, req: &mut AppRequest) -> Result<AppResponse,
             }
             OutBody::Stream(mut s) => {
                 while let Some(chunk) = s.next().await {
-                    let chunk = chunk.map_err(ChannelError::RequestBody)?;
+                    let chunk = chunk.map_err(ClientError::RequestBody)?;
                     send_data(&mut send, chunk)
                         .await
                         .map_err(|_| broken("the app reset the stream"))?;
@@ -75,7 +78,7 @@ pub async fn call(h2: &GrpcChannel, req: &mut AppRequest) -> Result<AppResponse,
         while let Some(chunk) = next_chunk(&mut body).await {
             buf.extend_from_slice(&chunk.map_err(broken)?);
         }
-        return Ok(AppResponse {
+        return Ok(ClientResponse {
             status: parts.status,
             headers,
             body: buf.freeze(),
@@ -92,7 +95,7 @@ pub async fn call(h2: &GrpcChannel, req: &mut AppRequest) -> Result<AppResponse,
             }
         }
     });
-    Ok(AppResponse {
+    Ok(ClientResponse {
         status: parts.status,
         headers,
         body: Bytes::new(),

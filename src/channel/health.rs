@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use event_listener::Event;
 use http::{HeaderMap, Method};
 
-use super::grpc::{GrpcChannel, HEALTH_CHECK};
-use super::http::{AppRequest, HttpChannel, OutBody};
+use super::grpc::HEALTH_CHECK;
+use super::AppChannel;
 use crate::config::AppHealth as Settings;
 use crate::grpc::status::GrpcCode;
+use crate::http::client::{ClientRequest, OutBody};
 use crate::net::shutdown::Drain;
 
 /// The error Go's app channels return for an invocation of an unhealthy app
@@ -105,57 +106,49 @@ impl AppHealth {
 /// One probe: an HTTP GET of `path`, or the gRPC health check. Recorded
 /// in Go's `dapr_http_healthprobes_*` (status 500 without an answer or
 /// past the timeout) or `dapr_grpc_io_healthprobes_*`.
-async fn probe(
-    http: Option<&std::rc::Rc<HttpChannel>>,
-    grpc: Option<&GrpcChannel>,
-    settings: &Settings,
-) -> bool {
+async fn probe(app: &AppChannel, settings: &Settings) -> bool {
     let started = Instant::now();
-    if let Some(h) = http {
-        let req = AppRequest {
-            method: Method::GET,
-            target: settings.path.clone(),
-            headers: HeaderMap::new(),
-            body: OutBody::Full(Default::default()),
-        };
-        let status = match monoio::time::timeout(settings.timeout, h.call_unrecorded(req)).await {
-            Ok(Ok(r)) => r.status.as_u16(),
-            _ => 500,
-        };
-        if let Some(m) = h.metrics() {
-            m.record_app_http_probe(status, started.elapsed());
+    match app {
+        AppChannel::Http(h) => {
+            let req = ClientRequest {
+                method: Method::GET,
+                target: settings.path.clone(),
+                headers: HeaderMap::new(),
+                body: OutBody::Full(Default::default()),
+            };
+            let status = match monoio::time::timeout(settings.timeout, h.call_unrecorded(req)).await
+            {
+                Ok(Ok(r)) => r.status.as_u16(),
+                _ => 500,
+            };
+            if let Some(m) = h.metrics() {
+                m.record_app_http_probe(status, started.elapsed());
+            }
+            (200..300).contains(&status)
         }
-        return (200..300).contains(&status);
-    }
-    if let Some(g) = grpc {
-        let call = g.unary(HEALTH_CHECK, HeaderMap::new(), &[]);
-        let code = match monoio::time::timeout(settings.timeout, call).await {
-            Ok(Ok(_)) => GrpcCode::Ok,
-            Ok(Err(e)) => e.code(),
-            Err(_) => GrpcCode::DeadlineExceeded,
-        };
-        if let Some(m) = g.metrics() {
-            m.record_app_grpc_probe(code.go_name(), started.elapsed());
+        AppChannel::Grpc(g) => {
+            let call = g.unary(HEALTH_CHECK, HeaderMap::new(), &[]);
+            let code = match monoio::time::timeout(settings.timeout, call).await {
+                Ok(Ok(_)) => GrpcCode::Ok,
+                Ok(Err(e)) => e.code(),
+                Err(_) => GrpcCode::DeadlineExceeded,
+            };
+            if let Some(m) = g.metrics() {
+                m.record_app_grpc_probe(code.go_name(), started.elapsed());
+            }
+            code == GrpcCode::Ok
         }
-        return code == GrpcCode::Ok;
     }
-    false
 }
 
 /// The probe loop (worker 0, after the app is reachable), until `drain` closes.
-pub async fn run_probes(
-    health: &AppHealth,
-    http: Option<&std::rc::Rc<HttpChannel>>,
-    grpc: Option<&GrpcChannel>,
-    settings: &Settings,
-    drain: &Drain,
-) {
+pub async fn run_probes(health: &AppHealth, app: &AppChannel, settings: &Settings, drain: &Drain) {
     if !settings.enabled {
         return;
     }
     let interval = settings.interval.max(Duration::from_millis(10));
     loop {
-        let ok = probe(http, grpc, settings).await;
+        let ok = probe(app, settings).await;
         health.report(ok);
         let stop = monoio::select! {
             _ = monoio::time::sleep(interval) => false,

@@ -1,12 +1,17 @@
-//! Talking to the app: the channels daprd uses to call it.
+//! Talking to the app ([`AppChannel`]: HTTP or gRPC) and to other
+//! sidecars ([`sidecar`]).
 
+pub mod app;
 pub mod grpc;
 pub mod h2c;
 pub mod health;
 pub mod http;
+pub mod sidecar;
 pub mod trace;
 
 use ::http::{HeaderMap, HeaderValue};
+
+pub use app::{AppCall, AppChannel};
 
 use crate::config::Options;
 

@@ -23,8 +23,7 @@ use crate::api::lock::LockRef;
 use crate::api::pubsub::{PubSubRef, TopicScopes};
 use crate::api::state::{key_prefix, StoreRef};
 use crate::api::{Components, Ctx, HttpApi, Surface};
-use crate::channel::grpc::GrpcChannel;
-use crate::channel::http::HttpChannel;
+use crate::channel::AppChannel;
 use crate::components::lock::KeyPrefix;
 use crate::config::options::{AppProtocol, InitEndpoint};
 use crate::http::h1::{self, Limits, Service};
@@ -159,32 +158,23 @@ fn app_target(shared: &Shared, protocols: &[AppProtocol]) -> Option<(SocketAddr,
     Some((addr, per_worker))
 }
 
-/// This worker's HTTP channel to the app, when there is an HTTP app,
-/// recording its calls into `metrics`.
+/// This worker's channel to the app, when there is one, recording its
+/// calls into `metrics`.
 fn app_channel(
     shared: &Shared,
     body_timeout: Duration,
     metrics: &Arc<Shard>,
-) -> Option<Rc<HttpChannel>> {
-    let (addr, per_worker) = app_target(shared, &[AppProtocol::Http, AppProtocol::H2c])?;
+) -> Option<AppChannel> {
+    let (addr, per_worker) = app_target(shared, &AppChannel::PROTOCOLS)?;
     let opts = &shared.opts;
-    let new = if opts.app_protocol == AppProtocol::H2c {
-        HttpChannel::h2c
-    } else {
-        HttpChannel::new
-    };
-    let channel = new(addr, per_worker, opts.max_body_size, body_timeout);
-    channel.record_into(metrics.clone());
-    Some(channel)
-}
-
-/// This worker's gRPC channel to the app, when the app speaks gRPC,
-/// recording its calls into `metrics`.
-fn grpc_app_channel(shared: &Shared, metrics: &Arc<Shard>) -> Option<Rc<GrpcChannel>> {
-    let (addr, per_worker) = app_target(shared, &[AppProtocol::Grpc])?;
-    let channel = GrpcChannel::new(addr, per_worker, shared.opts.max_body_size);
-    channel.record_into(metrics.clone());
-    Some(Rc::new(channel))
+    AppChannel::new(
+        opts.app_protocol,
+        addr,
+        per_worker,
+        opts.max_body_size,
+        body_timeout,
+        metrics,
+    )
 }
 
 fn pin_to_core(index: usize) {
@@ -209,9 +199,8 @@ async fn serve(
         worker: index,
         drain: drain.clone(),
         components: components(&shared),
-        app_http: app_channel(&shared, tuning.body_timeout, shared.metrics.shard(index)),
-        app_grpc: grpc_app_channel(&shared, shared.metrics.shard(index)),
-        remotes: crate::api::invoke::remote::Remotes::new(),
+        app: app_channel(&shared, tuning.body_timeout, shared.metrics.shard(index)),
+        remotes: crate::channel::sidecar::Remotes::new(),
         local_headers: crate::api::invoke::LocalHeaders::new(
             &shared.opts.app_id,
             &shared.invocation.namespace,
@@ -438,8 +427,7 @@ async fn http_or_h2c<S: Service + 'static>(
 async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
     let shared = &ctx.shared;
     let declarative = shared.declarative_subscriptions.clone();
-    let has_channel = ctx.app_http.is_some() || ctx.app_grpc.is_some();
-    let (Some(port), true) = (shared.opts.app_port, has_channel) else {
+    let (Some(port), Some(app)) = (shared.opts.app_port, ctx.app.as_ref()) else {
         shared.subscriptions.publish(declarative);
         return;
     };
@@ -453,14 +441,10 @@ async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
             .opts
             .disable_init_endpoints
             .contains(&InitEndpoint::Subscribe);
-    let programmatic = match (&ctx.app_http, &ctx.app_grpc) {
-        (Some(http), _) if wanted => {
-            crate::api::pubsub::subscriptions::discover::fetch(http, &shared.opts.app_id).await
-        }
-        (_, Some(grpc)) if wanted => {
-            crate::api::pubsub::subscriptions::discover::fetch_grpc(grpc).await
-        }
-        _ => Vec::new(),
+    let programmatic = if wanted {
+        crate::api::pubsub::subscriptions::discover::fetch(app, &shared.opts.app_id).await
+    } else {
+        Vec::new()
     };
     shared
         .subscriptions
@@ -472,8 +456,7 @@ async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
     // App health probes run for the rest of the worker's life.
     let probes = crate::channel::health::run_probes(
         &shared.app_health,
-        ctx.app_http.as_ref(),
-        ctx.app_grpc.as_deref(),
+        app,
         &shared.opts.app_health,
         &ctx.drain,
     );

@@ -35,12 +35,15 @@ use prost::Message;
 
 use super::send_to_output_binding;
 use crate::api::Ctx;
-use crate::channel::http::{AppRequest, OutBody};
+use crate::channel::grpc::GrpcChannel;
+use crate::channel::http::HttpChannel;
+use crate::channel::AppCall;
 use crate::components::bindings::{
     failure, go_marshal, BindingHandler, InvokeRequest, ReadEvent, CREATE,
 };
 use crate::components::state::LocalFuture;
 use crate::components::ComponentError;
+use crate::http::client::{ClientRequest, OutBody};
 use crate::proto::dapr::proto::runtime::v1 as pb;
 
 const LIST_INPUT_BINDINGS: &str = "/dapr.proto.runtime.v1.AppCallback/ListInputBindings";
@@ -52,10 +55,10 @@ pub async fn start(ctx: Rc<Ctx>) {
     if ctx.components.input_bindings.is_empty() {
         return;
     }
-    if ctx.app_http.is_none() && ctx.app_grpc.is_none() {
+    let Some(app) = ctx.app.as_ref() else {
         tracing::warn!("input bindings need an app channel (--app-port); none started");
         return;
-    }
+    };
     let mut names: Vec<&String> = ctx.components.input_bindings.keys().collect();
     names.sort();
     let mut grpc_list: Option<Vec<String>> = None;
@@ -68,19 +71,20 @@ pub async fn start(ctx: Rc<Ctx>) {
         };
         let subscribed = if input.explicit_input {
             true
-        } else if ctx.app_http.is_some() {
-            match probe_http(&ctx, &input.route).await {
+        } else {
+            let asked = Subscribed {
+                ctx: &ctx,
+                name,
+                route: &input.route,
+                grpc_list: &mut grpc_list,
+            };
+            match app.call(asked).await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(binding = %name, "could not invoke OPTIONS method on input binding subscription endpoint {:?}: {e}", input.route);
                     continue;
                 }
             }
-        } else {
-            if grpc_list.is_none() {
-                grpc_list = Some(list_grpc(&ctx).await);
-            }
-            grpc_list.as_ref().is_some_and(|l| l.contains(name))
         };
         if !subscribed {
             tracing::info!("app has not subscribed to binding {name}.");
@@ -123,14 +127,39 @@ fn base_headers(ctx: &Ctx) -> HeaderMap {
     h
 }
 
+/// Whether the app subscribes to binding `name`: an HTTP app is asked
+/// `OPTIONS /<route>` (an error is the caller's to log); a gRPC app's
+/// `ListInputBindings` answer is asked for once and kept in `grpc_list`.
+struct Subscribed<'a> {
+    ctx: &'a Ctx,
+    name: &'a String,
+    route: &'a str,
+    grpc_list: &'a mut Option<Vec<String>>,
+}
+
+impl AppCall for Subscribed<'_> {
+    type Output = Result<bool, String>;
+
+    async fn over_http(self, app: &HttpChannel) -> Result<bool, String> {
+        probe_http(self.ctx, app, self.route).await
+    }
+
+    async fn over_grpc(self, app: &GrpcChannel) -> Result<bool, String> {
+        if self.grpc_list.is_none() {
+            *self.grpc_list = Some(list_grpc(self.ctx, app).await);
+        }
+        Ok(self
+            .grpc_list
+            .as_ref()
+            .is_some_and(|l| l.contains(self.name)))
+    }
+}
+
 /// `OPTIONS /<route>`: 2xx or 405 means subscribed.
-async fn probe_http(ctx: &Ctx, route: &str) -> Result<bool, String> {
-    let Some(app) = &ctx.app_http else {
-        return Ok(false);
-    };
+async fn probe_http(ctx: &Ctx, app: &HttpChannel, route: &str) -> Result<bool, String> {
     let mut headers = base_headers(ctx);
     crate::channel::trace::ensure_traceparent(&mut headers);
-    let req = AppRequest {
+    let req = ClientRequest {
         method: Method::OPTIONS,
         target: target(route),
         headers,
@@ -148,10 +177,7 @@ async fn probe_http(ctx: &Ctx, route: &str) -> Result<bool, String> {
 }
 
 /// `ListInputBindings` (an error lists none, as Go).
-async fn list_grpc(ctx: &Ctx) -> Vec<String> {
-    let Some(app) = &ctx.app_grpc else {
-        return Vec::new();
-    };
+async fn list_grpc(ctx: &Ctx, app: &GrpcChannel) -> Vec<String> {
     let mut md = HeaderMap::new();
     crate::channel::add_app_token(&mut md, &ctx.shared.opts);
     let limit = ctx.shared.opts.app_binding_options_timeout;
@@ -181,10 +207,16 @@ impl BindingHandler for Deliverer {
                 return Err(failure("input binding is closed"));
             };
             let started = Instant::now();
-            let result = if ctx.app_http.is_some() {
-                self.deliver_http(&ctx, event).await
-            } else {
-                self.deliver_grpc(&ctx, event).await
+            let result = match ctx.app.as_ref() {
+                Some(app) => {
+                    let delivery = Delivery {
+                        deliverer: self,
+                        ctx: &ctx,
+                        event,
+                    };
+                    app.call(delivery).await
+                }
+                None => Err(failure("error invoking app: no app channel")),
             };
             ctx.metrics
                 .record_input_binding(&self.name, result.is_ok(), started.elapsed());
@@ -196,11 +228,32 @@ impl BindingHandler for Deliverer {
     }
 }
 
+/// One event of a binding to the app: `POST /<route>` or `OnBindingEvent`.
+struct Delivery<'a> {
+    deliverer: &'a Deliverer,
+    ctx: &'a Ctx,
+    event: ReadEvent,
+}
+
+impl AppCall for Delivery<'_> {
+    type Output = Result<Bytes, ComponentError>;
+
+    async fn over_http(self, app: &HttpChannel) -> Self::Output {
+        self.deliverer.deliver_http(self.ctx, app, self.event).await
+    }
+
+    async fn over_grpc(self, app: &GrpcChannel) -> Self::Output {
+        self.deliverer.deliver_grpc(self.ctx, app, self.event).await
+    }
+}
+
 impl Deliverer {
-    async fn deliver_http(&self, ctx: &Ctx, event: ReadEvent) -> Result<Bytes, ComponentError> {
-        let Some(app) = &ctx.app_http else {
-            return Err(failure("error invoking app: no app channel"));
-        };
+    async fn deliver_http(
+        &self,
+        ctx: &Ctx,
+        app: &HttpChannel,
+        event: ReadEvent,
+    ) -> Result<Bytes, ComponentError> {
         let mut headers = HeaderMap::new();
         let mut keys: Vec<&String> = event.metadata.keys().collect();
         keys.sort();
@@ -218,7 +271,7 @@ impl Deliverer {
             }
         }
         crate::channel::trace::ensure_traceparent(&mut headers);
-        let req = AppRequest {
+        let req = ClientRequest {
             method: Method::POST,
             target: self.target.clone(),
             headers,
@@ -245,10 +298,12 @@ impl Deliverer {
         Ok(body)
     }
 
-    async fn deliver_grpc(&self, ctx: &Ctx, event: ReadEvent) -> Result<Bytes, ComponentError> {
-        let Some(app) = &ctx.app_grpc else {
-            return Err(failure("error invoking app: no app channel"));
-        };
+    async fn deliver_grpc(
+        &self,
+        ctx: &Ctx,
+        app: &GrpcChannel,
+        event: ReadEvent,
+    ) -> Result<Bytes, ComponentError> {
         let mut md = HeaderMap::new();
         if let Some(tp) = event
             .metadata

@@ -44,7 +44,7 @@ pub async fn subscribe_configuration(ctx: &Rc<Ctx>, m: &Match<'_>, req: &Request
         Ok(s) => s,
         Err(e) => return e.into(),
     };
-    if ctx.app_http.is_none() && ctx.app_grpc.is_none() {
+    if ctx.app.is_none() {
         return ApiError::new(
             ErrorCode::AppChannelNil,
             "app channel is not initialized. cannot subscribe to configuration updates",

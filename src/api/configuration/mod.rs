@@ -32,6 +32,9 @@ use prost::Message;
 
 use super::error::{ApiError, ErrorCode};
 use super::Ctx;
+use crate::channel::grpc::GrpcChannel;
+use crate::channel::http::HttpChannel;
+use crate::channel::AppCall;
 use crate::components::configuration::{
     ConfigurationStoreDyn, GetRequest, Items, UpdateEvent, UpdateHandler,
 };
@@ -174,54 +177,79 @@ impl AppUpdates {
         let ctx = &self.ctx;
         let mut headers = HeaderMap::new();
         crate::channel::add_app_token(&mut headers, &ctx.shared.opts);
-        if let Some(channel) = &ctx.app_http {
-            headers.insert(
-                ::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            let req = crate::channel::http::AppRequest {
-                method: Method::POST,
-                target: path.to_owned(),
-                headers,
-                body: crate::channel::http::OutBody::Full(body.clone()),
-            };
-            let resp = channel.call(req).await.map_err(|e| e.to_string())?;
-            if resp.status != ::http::StatusCode::OK {
-                return Err(format!(
-                    "error sending configuration item to application, status {}",
-                    resp.status.as_u16()
-                ));
-            }
-            return Ok(());
-        }
-        if let Some(channel) = &ctx.app_grpc {
-            use crate::proto::dapr::proto::common::v1 as common;
-            let message = common::InvokeRequest {
-                method: path.trim_start_matches('/').to_owned(),
-                data: Some(prost_types::Any {
-                    type_url: String::new(),
-                    value: body.to_vec(),
-                }),
-                content_type: "application/json".into(),
-                http_extension: Some(common::HttpExtension {
-                    verb: common::http_extension::Verb::Post as i32,
-                    querystring: String::new(),
-                }),
-            };
-            return channel
-                .unary(
-                    "/dapr.proto.runtime.v1.AppCallback/OnInvoke",
+        match &ctx.app {
+            Some(app) => {
+                app.call(UpdateCall {
+                    path,
+                    body,
                     headers,
-                    &message.encode_to_vec(),
-                )
+                })
                 .await
-                .map(drop)
-                .map_err(|e| e.to_string());
+            }
+            None => Err(format!(
+                "app channel is nil. unable to send configuration update from {}",
+                self.store
+            )),
         }
-        Err(format!(
-            "app channel is nil. unable to send configuration update from {}",
-            self.store
-        ))
+    }
+}
+
+/// One updated item to the app: `POST /configuration/<store>/<key>`, or
+/// that as an `InvokeRequest` to `OnInvoke`.
+struct UpdateCall<'a> {
+    path: &'a str,
+    body: &'a Bytes,
+    headers: HeaderMap,
+}
+
+impl AppCall for UpdateCall<'_> {
+    type Output = Result<(), String>;
+
+    async fn over_http(self, channel: &HttpChannel) -> Result<(), String> {
+        let mut headers = self.headers;
+        headers.insert(
+            ::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let req = crate::http::client::ClientRequest {
+            method: Method::POST,
+            target: self.path.to_owned(),
+            headers,
+            body: crate::http::client::OutBody::Full(self.body.clone()),
+        };
+        let resp = channel.call(req).await.map_err(|e| e.to_string())?;
+        if resp.status != ::http::StatusCode::OK {
+            return Err(format!(
+                "error sending configuration item to application, status {}",
+                resp.status.as_u16()
+            ));
+        }
+        Ok(())
+    }
+
+    async fn over_grpc(self, channel: &GrpcChannel) -> Result<(), String> {
+        use crate::proto::dapr::proto::common::v1 as common;
+        let message = common::InvokeRequest {
+            method: self.path.trim_start_matches('/').to_owned(),
+            data: Some(prost_types::Any {
+                type_url: String::new(),
+                value: self.body.to_vec(),
+            }),
+            content_type: "application/json".into(),
+            http_extension: Some(common::HttpExtension {
+                verb: common::http_extension::Verb::Post as i32,
+                querystring: String::new(),
+            }),
+        };
+        channel
+            .unary(
+                "/dapr.proto.runtime.v1.AppCallback/OnInvoke",
+                self.headers,
+                &message.encode_to_vec(),
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 

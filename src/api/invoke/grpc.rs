@@ -19,9 +19,11 @@ use prost::Message;
 use super::{invoke_error, resolve_target, Target};
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
 use crate::channel::grpc::{AppCallError, GrpcChannel};
-use crate::channel::http::{strip_hop_by_hop, AppRequest, OutBody};
+use crate::channel::http::HttpChannel;
+use crate::channel::AppCall;
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
+use crate::http::client::{strip_hop_by_hop, ClientRequest, OutBody};
 use crate::http::message::{Request, Response};
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::runtime::v1 as pb;
@@ -161,77 +163,113 @@ pub async fn invoke_service(
     if !ctx.shared.app_health.is_healthy() {
         return Err(invoke_error(id, crate::channel::health::UNHEALTHY_ERROR).into());
     }
-    let message = req.message.unwrap_or_default();
-    let headers = app_headers(ctx, metadata);
-    if let Some(grpc) = ctx.app_grpc.as_ref() {
-        return grpc
-            .unary(ON_INVOKE, headers, &message.encode_to_vec())
-            .await
-            .map_err(app_status);
-    }
-    let Some(channel) = ctx.app_http.as_ref() else {
+    let Some(app) = ctx.app.as_ref() else {
         return Err(invoke_error(id, "app channel not initialized").into());
     };
-    let mut target = format!("/{}", message.method.trim_start_matches('/'));
-    if let Some(q) = message
-        .http_extension
-        .as_ref()
-        .map(|e| e.querystring.as_str())
-        .filter(|q| !q.is_empty())
-    {
-        target.push('?');
-        target.push_str(q.trim_start_matches('?'));
-    }
-    let mut headers = headers;
-    if let Ok(v) = HeaderValue::from_str(&message.content_type) {
-        if !message.content_type.is_empty() {
-            headers.insert(header::CONTENT_TYPE, v);
-        }
-    }
-    let body = message
-        .data
-        .map(|d| Bytes::from(d.value))
-        .unwrap_or_default();
-    let app_req = AppRequest {
-        method: verb_method(message.http_extension.as_ref()),
-        target,
+    let message = req.message.unwrap_or_default();
+    let headers = app_headers(ctx, metadata);
+    app.call(ServiceInvoke {
+        ctx,
+        id,
+        message,
         headers,
-        body: OutBody::Full(body),
-    };
-    let mut resp = channel
-        .call(app_req)
-        .await
-        .map_err(|e| Status::from(invoke_error(id, e)))?;
-    let body = match resp.stream.take() {
-        Some(s) => s
-            .collect(ctx.shared.opts.max_body_size)
+        reply,
+    })
+    .await
+}
+
+/// `InvokeService` of this sidecar's app: the message, the caller's
+/// metadata made app headers, and where response metadata goes.
+struct ServiceInvoke<'a> {
+    ctx: &'a Ctx,
+    id: &'a str,
+    message: common::InvokeRequest,
+    headers: HeaderMap,
+    reply: &'a std::cell::RefCell<HeaderMap>,
+}
+
+impl AppCall for ServiceInvoke<'_> {
+    type Output = Result<Bytes, Status>;
+
+    /// An HTTP call (verb and query from `http_extension`); a non-2xx
+    /// answer as Go's gRPC error.
+    async fn over_http(self, channel: &HttpChannel) -> Result<Bytes, Status> {
+        let ServiceInvoke {
+            ctx,
+            id,
+            message,
+            headers,
+            reply,
+        } = self;
+        let mut target = format!("/{}", message.method.trim_start_matches('/'));
+        if let Some(q) = message
+            .http_extension
+            .as_ref()
+            .map(|e| e.querystring.as_str())
+            .filter(|q| !q.is_empty())
+        {
+            target.push('?');
+            target.push_str(q.trim_start_matches('?'));
+        }
+        let mut headers = headers;
+        if let Ok(v) = HeaderValue::from_str(&message.content_type) {
+            if !message.content_type.is_empty() {
+                headers.insert(header::CONTENT_TYPE, v);
+            }
+        }
+        let body = message
+            .data
+            .map(|d| Bytes::from(d.value))
+            .unwrap_or_default();
+        let app_req = ClientRequest {
+            method: verb_method(message.http_extension.as_ref()),
+            target,
+            headers,
+            body: OutBody::Full(body),
+        };
+        let mut resp = channel
+            .call(app_req)
             .await
-            .map_err(|e| Status::from(invoke_error(id, e)))?,
-        None => resp.body,
-    };
-    let status = resp.status.as_u16();
-    // Go sets `dapr-http-status` on every answer of an HTTP app.
-    reply
-        .borrow_mut()
-        .insert("dapr-http-status", HeaderValue::from(status));
-    if let Some(e) = http_error(status, &body) {
-        return Err(e);
+            .map_err(|e| Status::from(invoke_error(id, e)))?;
+        let body = match resp.stream.take() {
+            Some(s) => s
+                .collect(ctx.shared.opts.max_body_size)
+                .await
+                .map_err(|e| Status::from(invoke_error(id, e)))?,
+            None => resp.body,
+        };
+        let status = resp.status.as_u16();
+        // Go sets `dapr-http-status` on every answer of an HTTP app.
+        reply
+            .borrow_mut()
+            .insert("dapr-http-status", HeaderValue::from(status));
+        if let Some(e) = http_error(status, &body) {
+            return Err(e);
+        }
+        let content_type = resp
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Ok(common::InvokeResponse {
+            data: Some(prost_types::Any {
+                type_url: String::new(),
+                value: body.to_vec(),
+            }),
+            content_type,
+        }
+        .encode_to_vec()
+        .into())
     }
-    let content_type = resp
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    Ok(common::InvokeResponse {
-        data: Some(prost_types::Any {
-            type_url: String::new(),
-            value: body.to_vec(),
-        }),
-        content_type,
+
+    /// The message to `OnInvoke` as it is; the app's status unchanged.
+    async fn over_grpc(self, channel: &GrpcChannel) -> Result<Bytes, Status> {
+        channel
+            .unary(ON_INVOKE, self.headers, &self.message.encode_to_vec())
+            .await
+            .map_err(app_status)
     }
-    .encode_to_vec()
-    .into())
 }
 
 /// HTTP invocation of a gRPC app: the request as an `InvokeRequest` to

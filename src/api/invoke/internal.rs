@@ -22,12 +22,14 @@ use prost::Message;
 
 use super::wire;
 use crate::api::Ctx;
-use crate::channel::grpc::AppCallError;
-use crate::channel::http::{AppRequest, OutBody};
+use crate::channel::grpc::{AppCallError, GrpcChannel};
+use crate::channel::http::HttpChannel;
 use crate::channel::trace::ensure_traceparent;
+use crate::channel::AppCall;
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
 use crate::http::body::BodyStream;
+use crate::http::client::{ClientRequest, OutBody};
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::internals::v1 as internals;
 
@@ -99,12 +101,12 @@ pub async fn call_app(
     req: internals::InternalInvokeRequest,
     body: OutBody,
 ) -> Result<Reply, Status> {
-    if ctx.app_http.is_none() && ctx.app_grpc.is_none() {
+    let Some(app) = ctx.app.as_ref() else {
         return Err(Status::new(
             GrpcCode::Internal,
             "app channel is not initialized",
         ));
-    }
+    };
     let Some(message) = req.message else {
         return Err(Status::new(
             GrpcCode::InvalidArgument,
@@ -114,96 +116,120 @@ pub async fn call_app(
     if !ctx.shared.app_health.is_healthy() {
         return Err(channel_error(crate::channel::health::UNHEALTHY_ERROR));
     }
-    if let Some(grpc) = ctx.app_grpc.as_ref() {
-        return call_grpc_app(ctx, grpc, &req.metadata, message, body).await;
-    }
-    let Some(channel) = ctx.app_http.as_ref() else {
-        return Err(Status::new(
-            GrpcCode::Internal,
-            "app channel is not initialized",
-        ));
-    };
-
-    // <verb> /<method>?<query>; Go cleans the method path first.
-    let ext = message.http_extension.clone().unwrap_or_default();
-    let method = super::grpc::verb_method(Some(&ext));
-    let clean = clean_method(&message.method);
-    let mut target = String::with_capacity(clean.len() + ext.querystring.len() + 2);
-    target.push('/');
-    target.push_str(clean.trim_start_matches('/'));
-    if !ext.querystring.is_empty() {
-        target.push('?');
-        target.push_str(&ext.querystring);
-    }
-    let mut headers = wire::metadata_to_headers(&req.metadata);
-    let has_type_url = message
-        .data
-        .as_ref()
-        .is_some_and(|d| !d.type_url.is_empty());
-    let content_type = if has_type_url {
-        "application/x-protobuf"
-    } else {
-        message.content_type.as_str()
-    };
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        if !content_type.is_empty() {
-            headers.insert(header::CONTENT_TYPE, v);
-        }
-    }
-    crate::channel::add_app_token(&mut headers, &ctx.shared.opts);
-    ensure_traceparent(&mut headers);
-    let app_req = AppRequest {
-        method,
-        target,
-        headers,
+    app.call(LocalCall {
+        ctx,
+        metadata: req.metadata,
+        message,
         body,
-    };
-    let resp = channel
-        .call(app_req)
-        .await
-        .map_err(|e| channel_error(&e.to_string()))?;
+    })
+    .await
+}
 
-    let mut md = wire::Metadata::with_capacity(resp.headers.keys_len() + 1);
-    for (k, v) in wire::headers_to_metadata(&resp.headers, true) {
-        md.insert(k, v);
+/// A call of this sidecar's app for another sidecar.
+struct LocalCall<'a> {
+    ctx: &'a Ctx,
+    metadata: wire::Metadata,
+    message: common::InvokeRequest,
+    body: OutBody,
+}
+
+impl AppCall for LocalCall<'_> {
+    type Output = Result<Reply, Status>;
+
+    /// `<verb> /<method>?<query>` with the caller's headers; the app's
+    /// status, headers and body as they are.
+    async fn over_http(self, channel: &HttpChannel) -> Result<Reply, Status> {
+        let LocalCall {
+            ctx,
+            metadata,
+            message,
+            body,
+        } = self;
+        // <verb> /<method>?<query>; Go cleans the method path first.
+        let ext = message.http_extension.clone().unwrap_or_default();
+        let method = super::grpc::verb_method(Some(&ext));
+        let clean = clean_method(&message.method);
+        let mut target = String::with_capacity(clean.len() + ext.querystring.len() + 2);
+        target.push('/');
+        target.push_str(clean.trim_start_matches('/'));
+        if !ext.querystring.is_empty() {
+            target.push('?');
+            target.push_str(&ext.querystring);
+        }
+        let mut headers = wire::metadata_to_headers(&metadata);
+        let has_type_url = message
+            .data
+            .as_ref()
+            .is_some_and(|d| !d.type_url.is_empty());
+        let content_type = if has_type_url {
+            "application/x-protobuf"
+        } else {
+            message.content_type.as_str()
+        };
+        if let Ok(v) = HeaderValue::from_str(content_type) {
+            if !content_type.is_empty() {
+                headers.insert(header::CONTENT_TYPE, v);
+            }
+        }
+        crate::channel::add_app_token(&mut headers, &ctx.shared.opts);
+        ensure_traceparent(&mut headers);
+        let app_req = ClientRequest {
+            method,
+            target,
+            headers,
+            body,
+        };
+        let resp = channel
+            .call(app_req)
+            .await
+            .map_err(|e| channel_error(&e.to_string()))?;
+
+        let mut md = wire::Metadata::with_capacity(resp.headers.keys_len() + 1);
+        for (k, v) in wire::headers_to_metadata(&resp.headers, true) {
+            md.insert(k, v);
+        }
+        let len = match &resp.stream {
+            Some(s) => s.len,
+            None => Some(resp.body.len() as u64),
+        };
+        if let Some(n) = len {
+            wire::set(&mut md, "Content-Length", itoa::Buffer::new().format(n));
+        }
+        let content_type = resp
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let head = internals::InternalInvokeResponse {
+            status: Some(internals::Status {
+                code: i32::from(resp.status.as_u16()),
+                message: String::new(),
+                details: Vec::new(),
+            }),
+            headers: md,
+            trailers: Default::default(),
+            message: Some(common::InvokeResponse {
+                data: None,
+                content_type,
+            }),
+        };
+        let body = match resp.stream {
+            Some(s) => ReplyBody::Stream(s),
+            None => ReplyBody::Full(resp.body),
+        };
+        Ok(Reply { head, body })
     }
-    let len = match &resp.stream {
-        Some(s) => s.len,
-        None => Some(resp.body.len() as u64),
-    };
-    if let Some(n) = len {
-        wire::set(&mut md, "Content-Length", itoa::Buffer::new().format(n));
+
+    async fn over_grpc(self, channel: &GrpcChannel) -> Result<Reply, Status> {
+        call_grpc_app(self.ctx, channel, &self.metadata, self.message, self.body).await
     }
-    let content_type = resp
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let head = internals::InternalInvokeResponse {
-        status: Some(internals::Status {
-            code: i32::from(resp.status.as_u16()),
-            message: String::new(),
-            details: Vec::new(),
-        }),
-        headers: md,
-        trailers: Default::default(),
-        message: Some(common::InvokeResponse {
-            data: None,
-            content_type,
-        }),
-    };
-    let body = match resp.stream {
-        Some(s) => ReplyBody::Stream(s),
-        None => ReplyBody::Full(resp.body),
-    };
-    Ok(Reply { head, body })
 }
 
 /// A gRPC app: the request (body collected) to `OnInvoke`; its status as the code.
 async fn call_grpc_app(
-    ctx: &Rc<Ctx>,
-    grpc: &crate::channel::grpc::GrpcChannel,
+    ctx: &Ctx,
+    grpc: &GrpcChannel,
     md: &wire::Metadata,
     mut message: common::InvokeRequest,
     body: OutBody,

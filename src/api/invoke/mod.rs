@@ -1,14 +1,15 @@
 //! Service invocation over HTTP: `/v1.0/invoke/{id}/method/{method...}`
 //! and the `dapr-app-id` header form.
 //!
-//! A call for our own app id goes to the app over this worker's
-//! [`HttpChannel`]; bodies stream both ways when they are large. A call for
+//! A call for our own app id goes to the app over this worker's app
+//! channel ([`AppChannel`]); to an HTTP app bodies stream both ways when
+//! they are large. A call for
 //! another app id (or `id.namespace` other than ours) is resolved through
 //! the name resolver and sent to that app's sidecar over its internal gRPC
 //! port ([`remote`]); [`internal`] is the other end, serving such calls
 //! from other sidecars.
 //!
-//! [`HttpChannel`]: crate::channel::http::HttpChannel
+//! [`AppChannel`]: crate::channel::AppChannel
 
 pub mod grpc;
 pub mod internal;
@@ -23,8 +24,11 @@ use http::{header, HeaderName, HeaderValue};
 
 use super::error::{ApiError, ErrorCode};
 use super::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
-use crate::channel::http::{strip_hop_by_hop, AppRequest, OutBody};
+use crate::channel::grpc::GrpcChannel;
+use crate::channel::http::HttpChannel;
 use crate::channel::trace::ensure_traceparent;
+use crate::channel::AppCall;
+use crate::http::client::{strip_hop_by_hop, ClientRequest, OutBody};
 use crate::http::message::{Request, Response};
 
 /// `dapr-caller-app-id`
@@ -122,7 +126,7 @@ pub fn resolve_target<'t>(ctx: &Ctx, target: &'t str) -> Result<Target<'t>, ApiE
 
 /// Invokes `method` (raw path, without the leading `/`) on app `target`
 /// (`id` or `id.namespace`).
-pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request) -> Response {
+pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, req: Request) -> Response {
     let id = match resolve_target(ctx, target) {
         Ok(Target::Local(id)) => id,
         Ok(Target::Remote(r)) => return remote::http_invoke(ctx, target, r, method, req).await,
@@ -131,63 +135,94 @@ pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, mut req: Request)
     if !ctx.shared.app_health.is_healthy() {
         return invoke_error(id, crate::channel::health::UNHEALTHY_ERROR).into();
     }
-    if let Some(grpc) = ctx.app_grpc.as_ref() {
-        return grpc::http_to_grpc_app(ctx, grpc, id, method, req).await;
-    }
-    let Some(channel) = ctx.app_http.as_ref() else {
+    let Some(app) = ctx.app.as_ref() else {
         return invoke_error(id, "app channel not initialized").into();
     };
+    app.call(LocalInvoke {
+        ctx,
+        id,
+        method,
+        req,
+    })
+    .await
+}
 
-    // Headers: the caller's, minus hop-by-hop and Dapr's own, plus the
-    // caller/callee ids, the app token, and a trace context.
-    let mut headers = std::mem::take(&mut req.headers);
-    strip_hop_by_hop(&mut headers);
-    headers.remove(APP_ID_HEADER);
-    headers.remove(API_TOKEN_HEADER);
-    ctx.local_headers.add_to(&mut headers);
+/// An HTTP API invocation of this sidecar's app: `method` (raw path) with
+/// the caller's request.
+struct LocalInvoke<'a> {
+    ctx: &'a Rc<Ctx>,
+    id: &'a str,
+    method: &'a str,
+    req: Request,
+}
 
-    let mut target_path = String::with_capacity(method.len() + req.query().len() + 2);
-    target_path.push('/');
-    target_path.push_str(method.trim_start_matches('/'));
-    if let Some(q) = req.uri.query() {
-        target_path.push('?');
-        target_path.push_str(q);
-    }
-    let body = match req.stream.take() {
-        Some(s) => OutBody::Stream(s),
-        None => OutBody::Full(std::mem::take(&mut req.body)),
-    };
-    let app_req = AppRequest {
-        method: req.method.clone(),
-        target: target_path,
-        headers,
-        body,
-    };
-    match channel.call(app_req).await {
-        Ok(mut r) => {
-            let content_type = r.headers.remove(header::CONTENT_TYPE);
-            let mut headers = Vec::with_capacity(r.headers.len());
-            let mut last: Option<HeaderName> = None;
-            for (name, value) in r.headers {
-                // `HeaderMap::into_iter` names only the first of repeated values.
-                if let Some(n) = name {
-                    last = Some(n);
-                }
-                if let Some(n) = &last {
-                    if n != header::DATE {
-                        headers.push((n.clone(), value));
+impl AppCall for LocalInvoke<'_> {
+    type Output = Response;
+
+    /// The request as it came, to `/<method>?<query>`; the app's answer as it is.
+    async fn over_http(self, channel: &HttpChannel) -> Response {
+        let LocalInvoke {
+            ctx,
+            id,
+            method,
+            mut req,
+        } = self;
+        // Headers: the caller's, minus hop-by-hop and Dapr's own, plus the
+        // caller/callee ids, the app token, and a trace context.
+        let mut headers = std::mem::take(&mut req.headers);
+        strip_hop_by_hop(&mut headers);
+        headers.remove(APP_ID_HEADER);
+        headers.remove(API_TOKEN_HEADER);
+        ctx.local_headers.add_to(&mut headers);
+
+        let mut target_path = String::with_capacity(method.len() + req.query().len() + 2);
+        target_path.push('/');
+        target_path.push_str(method.trim_start_matches('/'));
+        if let Some(q) = req.uri.query() {
+            target_path.push('?');
+            target_path.push_str(q);
+        }
+        let body = match req.stream.take() {
+            Some(s) => OutBody::Stream(s),
+            None => OutBody::Full(std::mem::take(&mut req.body)),
+        };
+        let app_req = ClientRequest {
+            method: req.method.clone(),
+            target: target_path,
+            headers,
+            body,
+        };
+        match channel.call(app_req).await {
+            Ok(mut r) => {
+                let content_type = r.headers.remove(header::CONTENT_TYPE);
+                let mut headers = Vec::with_capacity(r.headers.len());
+                let mut last: Option<HeaderName> = None;
+                for (name, value) in r.headers {
+                    // `HeaderMap::into_iter` names only the first of repeated values.
+                    if let Some(n) = name {
+                        last = Some(n);
+                    }
+                    if let Some(n) = &last {
+                        if n != header::DATE {
+                            headers.push((n.clone(), value));
+                        }
                     }
                 }
+                Response {
+                    status: r.status,
+                    content_type,
+                    headers,
+                    body: r.body,
+                    stream: r.stream,
+                }
             }
-            Response {
-                status: r.status,
-                content_type,
-                headers,
-                body: r.body,
-                stream: r.stream,
-            }
+            Err(e) => invoke_error(id, e).into(),
         }
-        Err(e) => invoke_error(id, e).into(),
+    }
+
+    /// The request wrapped in an `InvokeRequest` to `OnInvoke`.
+    async fn over_grpc(self, channel: &GrpcChannel) -> Response {
+        grpc::http_to_grpc_app(self.ctx, channel, self.id, self.method, self.req).await
     }
 }
 

@@ -26,10 +26,10 @@ use http::{HeaderMap, HeaderValue};
 
 use super::Target;
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
-use crate::channel::http::strip_hop_by_hop;
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
 use crate::grpc::stream::status_fields;
+use crate::http::client::strip_hop_by_hop;
 use crate::http::h2::{next_chunk, send_data};
 
 /// Whether a call on `path` with `headers` is to be proxied.
@@ -142,7 +142,7 @@ async fn to_app(
     body: RecvStream,
     mut respond: SendResponse<Bytes>,
 ) -> GrpcCode {
-    let Some(app) = ctx.app_grpc.clone() else {
+    let Some(app) = ctx.app.as_ref().and_then(crate::channel::AppChannel::grpc) else {
         let s = Status::new(
             GrpcCode::Unavailable,
             format!("failed to proxy request: app {id} does not serve gRPC (--app-protocol grpc)"),

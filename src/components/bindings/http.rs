@@ -1,6 +1,6 @@
 //! `bindings.http` (output): one HTTP request per call to `url` (contrib's
-//! `bindings/http`), over a per-worker keep-alive pool (the app channel's
-//! HTTP/1.1 client, pointed at the URL's server).
+//! `bindings/http`), over a per-worker keep-alive pool
+//! ([`crate::http::client`], pointed at the URL's server).
 //!
 //! - Operations are verbs: `create` (= POST, for compatibility), `get`,
 //!   `head`, `post`, `put`, `patch`, `delete`, `options`, `trace`. Only
@@ -39,9 +39,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use super::{
     failure, is_truthy, os_error_text, InvokeRequest, InvokeResponse, InvokeResult, OutputBinding,
 };
-use crate::channel::http::{AppRequest, ChannelError, HttpChannel, OutBody};
 use crate::components::Metadata;
 use crate::config::options::parse_go_duration;
+use crate::http::client::{Client, ClientError, ClientRequest, OutBody};
 
 /// Go's default `maxResponseBodySize`: 100 MiB.
 const DEFAULT_MAX_RESPONSE: u64 = 100 << 20;
@@ -182,7 +182,7 @@ impl HttpBindingFactory {
     pub fn build(&self) -> HttpBinding {
         let c = &self.config;
         HttpBinding {
-            channel: HttpChannel::with_host(c.addr, c.host.clone(), None, usize::MAX, BODY_TIMEOUT),
+            client: Client::with_host(c.addr, c.host.clone(), usize::MAX, BODY_TIMEOUT),
             config: c.clone(),
         }
     }
@@ -229,7 +229,7 @@ fn parse_byte_size(v: &str) -> Option<i64> {
 
 /// A worker's HTTP binding.
 pub struct HttpBinding {
-    channel: Rc<HttpChannel>,
+    client: Rc<Client>,
     config: Arc<Config>,
 }
 
@@ -314,7 +314,7 @@ impl OutputBinding for HttpBinding {
         }
 
         let target = request_target(&url[c.base.len().min(url.len())..]);
-        let app_req = AppRequest {
+        let mut request = ClientRequest {
             method: method.clone(),
             target,
             headers,
@@ -325,8 +325,8 @@ impl OutputBinding for HttpBinding {
             }),
         };
         let exchange = async {
-            let resp = self.channel.call(app_req).await.map_err(|e| match e {
-                ChannelError::Connect { addr, source } => {
+            let resp = self.client.send(&mut request).await.map_err(|e| match e {
+                ClientError::Connect { addr, source } => {
                     format!("dial tcp {addr}: connect: {}", os_error_text(&source))
                 }
                 other => other.to_string(),

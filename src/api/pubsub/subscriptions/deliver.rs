@@ -33,9 +33,12 @@ use serde::Deserialize;
 use super::cloudevent::{self, CLOUDEVENT_CONTENT_TYPE};
 use super::{rules, Subscription};
 use crate::api::Ctx;
-use crate::channel::http::{AppRequest, OutBody};
+use crate::channel::grpc::GrpcChannel;
+use crate::channel::http::HttpChannel;
+use crate::channel::{AppCall, AppChannel};
 use crate::components::pubsub::{Handled, Message, MessageHandler, PublishRequest};
 use crate::components::state::LocalFuture;
+use crate::http::client::{ClientRequest, OutBody};
 
 /// Extra attempts after the first failed one.
 pub const RETRIES: u32 = 3;
@@ -55,7 +58,7 @@ pub enum Verdict {
 
 /// Where a subscription's events go.
 pub enum Target {
-    /// POSTed to the app over the worker's HTTP channel.
+    /// To the app over the worker's app channel (POST, or `OnTopicEvent`).
     App,
     /// Sent on a gRPC streaming subscription; the stream task answers.
     Stream(local_sync::mpsc::unbounded::Tx<StreamEvent>),
@@ -138,7 +141,7 @@ impl Deliverer {
         // expression or the event goes out as a protobuf message.
         let full = rules::needs_event(&sub.rules)
             || matches!(self.target, Target::Stream(_))
-            || ctx.app_grpc.is_some();
+            || ctx.app.as_ref().is_some_and(AppChannel::is_grpc);
         let parsed = if full {
             serde_json::from_slice::<serde_json::Value>(&body)
                 .map(|ev| (Head::from_event(&ev), Some(ev)))
@@ -167,7 +170,7 @@ impl Deliverer {
             (Target::Stream(_), Some(ev)) => {
                 Some(cloudevent::topic_event(ev, &msg.topic, &sub.pubsub, path))
             }
-            (Target::App, Some(ev)) if ctx.app_grpc.is_some() => {
+            (Target::App, Some(ev)) if ctx.app.as_ref().is_some_and(AppChannel::is_grpc) => {
                 Some(cloudevent::topic_event(ev, &msg.topic, &sub.pubsub, path))
             }
             _ => None,
@@ -182,10 +185,18 @@ impl Deliverer {
                 return Handled::Nack;
             }
             let started = std::time::Instant::now();
-            let verdict = match (&self.target, &proto, &ctx.app_grpc) {
+            let verdict = match (&self.target, &proto, &ctx.app) {
                 (Target::Stream(tx), Some(ev), _) => send_to_stream(tx, ev.clone()).await,
-                (Target::App, Some(ev), Some(grpc)) => on_topic_event(grpc, &headers, ev).await,
-                _ => self.post(&ctx, path, &headers, &body).await,
+                (_, _, Some(app)) => {
+                    let attempt = Attempt {
+                        path,
+                        headers: &headers,
+                        body: &body,
+                        event: proto.as_ref(),
+                    };
+                    app.call(attempt).await
+                }
+                (_, _, None) => Verdict::Retry("no app channel".into()),
             };
             let outcome = match verdict {
                 Verdict::Delivered => "success",
@@ -242,39 +253,6 @@ impl Deliverer {
         h
     }
 
-    async fn post(&self, ctx: &Ctx, path: &str, headers: &HeaderMap, body: &Bytes) -> Verdict {
-        let Some(channel) = ctx.app_http.as_ref() else {
-            return Verdict::Retry("no app channel".into());
-        };
-        let req = AppRequest {
-            method: Method::POST,
-            target: path.to_owned(),
-            headers: headers.clone(),
-            body: OutBody::Full(body.clone()),
-        };
-        let resp = match channel.call(req).await {
-            Ok(r) => r,
-            Err(e) => return Verdict::Retry(e.to_string()),
-        };
-        if resp.status == StatusCode::NOT_FOUND {
-            return Verdict::Drop(format!("the app answered 404 for {path}"));
-        }
-        if !resp.status.is_success() {
-            return Verdict::Retry(format!("the app answered {}", resp.status.as_u16()));
-        }
-        // A streamed (large) answer is not a status document: delivered.
-        let status = serde_json::from_slice::<AppStatus>(&resp.body)
-            .ok()
-            .and_then(|s| s.status)
-            .unwrap_or_default();
-        match status.to_ascii_uppercase().as_str() {
-            "" | "SUCCESS" => Verdict::Delivered,
-            "DROP" => Verdict::Drop("the app answered DROP".into()),
-            "RETRY" => Verdict::Retry("the app answered RETRY".into()),
-            other => Verdict::Retry(format!("unknown status {other:?} from the app")),
-        }
-    }
-
     /// Retries are exhausted or the event is unreadable.
     async fn undeliverable(&self, ctx: &Ctx, msg: &Message) -> Handled {
         self.dead_letter_or(ctx, msg, Handled::Nack).await
@@ -313,10 +291,66 @@ impl Deliverer {
     }
 }
 
+/// One delivery attempt to the app: the event POSTed to `path`, or (as
+/// `event`, the `TopicEventRequest`) to `OnTopicEvent`.
+struct Attempt<'a> {
+    path: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    event: Option<&'a crate::proto::dapr::proto::runtime::v1::TopicEventRequest>,
+}
+
+impl AppCall for Attempt<'_> {
+    type Output = Verdict;
+
+    async fn over_http(self, channel: &HttpChannel) -> Verdict {
+        post(channel, self.path, self.headers, self.body).await
+    }
+
+    async fn over_grpc(self, channel: &GrpcChannel) -> Verdict {
+        match self.event {
+            Some(ev) => on_topic_event(channel, self.headers, ev).await,
+            // Not reached: a gRPC app's events are always read whole.
+            None => Verdict::Retry("no app channel".into()),
+        }
+    }
+}
+
+/// The event POSTed to the app, its answer read as Go reads it.
+async fn post(channel: &HttpChannel, path: &str, headers: &HeaderMap, body: &Bytes) -> Verdict {
+    let req = ClientRequest {
+        method: Method::POST,
+        target: path.to_owned(),
+        headers: headers.clone(),
+        body: OutBody::Full(body.clone()),
+    };
+    let resp = match channel.call(req).await {
+        Ok(r) => r,
+        Err(e) => return Verdict::Retry(e.to_string()),
+    };
+    if resp.status == StatusCode::NOT_FOUND {
+        return Verdict::Drop(format!("the app answered 404 for {path}"));
+    }
+    if !resp.status.is_success() {
+        return Verdict::Retry(format!("the app answered {}", resp.status.as_u16()));
+    }
+    // A streamed (large) answer is not a status document: delivered.
+    let status = serde_json::from_slice::<AppStatus>(&resp.body)
+        .ok()
+        .and_then(|s| s.status)
+        .unwrap_or_default();
+    match status.to_ascii_uppercase().as_str() {
+        "" | "SUCCESS" => Verdict::Delivered,
+        "DROP" => Verdict::Drop("the app answered DROP".into()),
+        "RETRY" => Verdict::Retry("the app answered RETRY".into()),
+        other => Verdict::Retry(format!("unknown status {other:?} from the app")),
+    }
+}
+
 /// `AppCallback/OnTopicEvent` on a gRPC app: its status read as Go reads
 /// it; UNIMPLEMENTED drops, any other error retries.
 async fn on_topic_event(
-    grpc: &crate::channel::grpc::GrpcChannel,
+    grpc: &GrpcChannel,
     headers: &HeaderMap,
     event: &crate::proto::dapr::proto::runtime::v1::TopicEventRequest,
 ) -> Verdict {

@@ -8,7 +8,6 @@
 //! twice keeps its first definition (declarative before programmatic).
 
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -17,9 +16,11 @@ use serde_json::Value;
 use super::rules::{Matcher, Rule};
 use super::{Kind, Subscription};
 use crate::channel::grpc::{AppCallError, GrpcChannel};
-use crate::channel::http::{AppRequest, HttpChannel, OutBody};
+use crate::channel::http::HttpChannel;
+use crate::channel::{AppCall, AppChannel};
 use crate::config::resources::RawResource;
 use crate::grpc::status::GrpcCode;
+use crate::http::client::{ClientRequest, OutBody};
 
 /// A field of a JSON object, by name, case-insensitively.
 fn field<'v>(obj: &'v Value, name: &str) -> Option<&'v Value> {
@@ -147,9 +148,32 @@ pub fn programmatic(body: &[u8]) -> Result<Vec<Subscription>, String> {
     Ok(out)
 }
 
-/// Asks the app for its subscriptions: Go's init retry (3 retries with
-/// exponential back-off) on transport errors; 404 means none.
-pub async fn fetch(channel: &Rc<HttpChannel>, app_id: &str) -> Vec<Subscription> {
+/// Asks the app for its subscriptions, with Go's init retry (3 retries
+/// with exponential back-off) on transport errors.
+pub async fn fetch(app: &AppChannel, app_id: &str) -> Vec<Subscription> {
+    app.call(Discovery { app_id }).await
+}
+
+/// The app's subscription list: `GET /dapr/subscribe` or
+/// `AppCallback/ListTopicSubscriptions`.
+struct Discovery<'a> {
+    app_id: &'a str,
+}
+
+impl AppCall for Discovery<'_> {
+    type Output = Vec<Subscription>;
+
+    async fn over_http(self, channel: &HttpChannel) -> Vec<Subscription> {
+        fetch_http(channel, self.app_id).await
+    }
+
+    async fn over_grpc(self, channel: &GrpcChannel) -> Vec<Subscription> {
+        fetch_grpc(channel).await
+    }
+}
+
+/// `GET /dapr/subscribe`; 404 means none.
+async fn fetch_http(channel: &HttpChannel, app_id: &str) -> Vec<Subscription> {
     let mut delay = Duration::from_millis(500);
     for attempt in 0..4 {
         let mut headers = HeaderMap::new();
@@ -160,7 +184,7 @@ pub async fn fetch(channel: &Rc<HttpChannel>, app_id: &str) -> Vec<Subscription>
         if let Ok(v) = HeaderValue::from_str(app_id) {
             headers.insert(crate::api::APP_ID_HEADER, v);
         }
-        let req = AppRequest {
+        let req = ClientRequest {
             method: Method::GET,
             target: "/dapr/subscribe".into(),
             headers,
@@ -192,10 +216,10 @@ pub async fn fetch(channel: &Rc<HttpChannel>, app_id: &str) -> Vec<Subscription>
     Vec::new()
 }
 
-/// Asks a gRPC app for its subscriptions (`AppCallback/ListTopicSubscriptions`);
-/// UNIMPLEMENTED means none. Rules keep their paths as written; with none,
-/// the default path is empty, as Go sends it.
-pub async fn fetch_grpc(channel: &GrpcChannel) -> Vec<Subscription> {
+/// `AppCallback/ListTopicSubscriptions`; UNIMPLEMENTED means none. Rules
+/// keep their paths as written; with none, the default path is empty, as
+/// Go sends it.
+async fn fetch_grpc(channel: &GrpcChannel) -> Vec<Subscription> {
     use crate::proto::dapr::proto::runtime::v1 as pb;
     use prost::Message;
     let mut delay = Duration::from_millis(500);

@@ -153,7 +153,7 @@ pub async fn start_worker(ctx: Rc<Ctx>) {
         _ = registry.ready() => {},
         _ = ctx.drain.closing() => return,
     }
-    if ctx.app_http.is_none() && ctx.app_grpc.is_none() {
+    if ctx.app.is_none() {
         return;
     }
     let workers = ctx.shared.opts.workers.max(1);
