@@ -36,7 +36,6 @@ use crate::net::shutdown::Drain;
 use crate::proto::google::rpc;
 
 pub use crate::grpc::stream::decode;
-
 pub use crate::proto::DAPR_SERVICE;
 
 /// The gRPC API on one worker: the `Dapr` service, server reflection, and
