@@ -1,10 +1,13 @@
-//! gRPC adapter: `dapr.proto.runtime.v1.Dapr` methods → building-block logic.
+//! The gRPC dispatcher: `dapr.proto.runtime.v1.Dapr` methods → the building
+//! blocks' gRPC adapters (`api/<block>/grpc.rs`).
 //!
-//! [`GRPC_METHODS`] lists every method of the `Dapr` service with its
-//! operation id (the same ids the HTTP route table uses). [`call`] checks
-//! the API token, decodes the request message, runs the shared logic and
-//! encodes the response; a method whose building block is not built yet
-//! answers `UNIMPLEMENTED` naming the method.
+//! The endpoint table ([`routes`](super::routes)) maps every method of the
+//! `Dapr` service to its operation and says which are streaming.
+//! [`precheck`] refuses unknown methods, methods the Configuration's API
+//! lists exclude and calls without the API token; [`call`] then dispatches
+//! a unary call by operation, as [`dispatch`](super) does for HTTP; a method
+//! whose building block is not built yet answers `UNIMPLEMENTED` naming the
+//! method.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -18,19 +21,20 @@ use prost::Message;
 
 use super::error::ApiError;
 use super::invoke::proxy;
-use super::routes::{Op, ROUTES};
-use super::{metadata, pubsub, state, Ctx, API_TOKEN_HEADER};
-use crate::components::state::Concurrency;
+use super::routes::{self, Op};
+use super::{
+    bindings, configuration, invoke, lock, metadata, pubsub, secrets, shutdown, state, Ctx,
+    API_TOKEN_HEADER,
+};
 use crate::grpc::reflection;
 use crate::grpc::server::{self, Call, Reply, Status};
 use crate::grpc::status::GrpcCode;
 use crate::grpc::stream::{Incoming, Outgoing};
 use crate::http::h2::StreamHandler;
 use crate::net::shutdown::Drain;
-use crate::proto::dapr::proto::common::v1 as common;
-use crate::proto::dapr::proto::runtime::v1 as pb;
 use crate::proto::google::rpc;
 
+pub use crate::grpc::stream::decode;
 pub use crate::proto::DAPR_SERVICE;
 
 /// The gRPC API on one worker: the `Dapr` service, server reflection, and
@@ -81,16 +85,15 @@ impl StreamHandler for GrpcApi {
     }
 }
 
-/// The streaming methods served; every other path is a unary call of the
-/// `Dapr` service (or unknown, which `precheck` answers).
+/// A streaming call: server reflection, or a `Dapr` method the endpoint
+/// table marks streaming; every other path is a unary call of the `Dapr`
+/// service (or unknown, which `precheck` answers).
 pub enum Streaming {
     /// `grpc.reflection.{v1,v1alpha}.ServerReflection/ServerReflectionInfo`.
     Reflection,
-    /// `dapr.proto.runtime.v1.Dapr/SubscribeTopicEventsAlpha1`.
-    SubscribeTopicEvents,
-    /// `dapr.proto.runtime.v1.Dapr/SubscribeConfiguration` and its `Alpha1`
-    /// twin (server streaming), by method name.
-    SubscribeConfiguration(&'static str),
+    /// A streaming `Dapr` method (`SubscribeTopicEventsAlpha1`,
+    /// `SubscribeConfiguration`, …), by operation and method name.
+    Dapr(Op, &'static str),
 }
 
 impl server::Handler for GrpcApi {
@@ -98,15 +101,11 @@ impl server::Handler for GrpcApi {
 
     fn streaming_method(&self, path: &str) -> Option<Result<Streaming, Status>> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
-        if service == DAPR_SERVICE && method == "SubscribeTopicEventsAlpha1" {
-            return Some(Ok(Streaming::SubscribeTopicEvents));
-        }
         if service == DAPR_SERVICE {
-            for name in ["SubscribeConfiguration", "SubscribeConfigurationAlpha1"] {
-                if method == name {
-                    return Some(Ok(Streaming::SubscribeConfiguration(name)));
-                }
-            }
+            let (op, method) = routes::grpc_op(method)?;
+            return op
+                .grpc_streaming()
+                .then_some(Ok(Streaming::Dapr(op, method)));
         }
         if !reflection::SERVICES.contains(&service) {
             return None;
@@ -139,16 +138,14 @@ impl server::Handler for GrpcApi {
         check_token(&self.ctx, metadata)?;
         match method {
             Streaming::Reflection => reflection::serve(incoming, outgoing).await,
-            Streaming::SubscribeTopicEvents => {
-                crate::api::pubsub::subscriptions::streaming::serve(&self.ctx, incoming, outgoing)
+            Streaming::Dapr(Op::SubscribeTopicEvents, _) => {
+                pubsub::subscriptions::streaming::serve(&self.ctx, incoming, outgoing).await
+            }
+            Streaming::Dapr(Op::SubscribeConfiguration, method) => {
+                configuration::grpc::subscribe(&self.ctx, method, metadata, incoming, outgoing)
                     .await
             }
-            Streaming::SubscribeConfiguration(method) => {
-                super::configuration::grpc::subscribe(
-                    &self.ctx, method, metadata, incoming, outgoing,
-                )
-                .await
-            }
+            Streaming::Dapr(_, method) => Err(not_implemented(method)),
         }
     }
 
@@ -167,95 +164,6 @@ impl From<ApiError> for Status {
     }
 }
 
-/// Every method of `dapr.proto.runtime.v1.Dapr` (Dapr 1.18) and its operation.
-/// `None` marks methods of blocks we have no operation id for yet.
-pub static GRPC_METHODS: &[(&str, Option<Op>)] = &[
-    ("InvokeService", Some(Op::InvokeService)),
-    ("GetState", Some(Op::GetState)),
-    ("GetBulkState", Some(Op::GetBulkState)),
-    ("SaveState", Some(Op::SaveState)),
-    ("QueryStateAlpha1", Some(Op::QueryState)),
-    ("DeleteState", Some(Op::DeleteState)),
-    ("DeleteBulkState", Some(Op::DeleteState)),
-    ("ExecuteStateTransaction", Some(Op::ExecuteStateTransaction)),
-    ("PublishEvent", Some(Op::PublishEvent)),
-    ("BulkPublishEventAlpha1", Some(Op::BulkPublishEvent)),
-    ("BulkPublishEvent", Some(Op::BulkPublishEvent)),
-    ("SubscribeTopicEventsAlpha1", None),
-    ("InvokeBinding", Some(Op::InvokeBinding)),
-    ("GetSecret", Some(Op::GetSecret)),
-    ("GetBulkSecret", Some(Op::GetBulkSecret)),
-    ("RegisterActorTimer", Some(Op::RegisterActorTimer)),
-    ("UnregisterActorTimer", Some(Op::UnregisterActorTimer)),
-    ("RegisterActorReminder", Some(Op::RegisterActorReminder)),
-    ("UnregisterActorReminder", Some(Op::UnregisterActorReminder)),
-    ("UnregisterActorRemindersByType", None),
-    ("ListActorReminders", None),
-    ("GetActorState", Some(Op::GetActorState)),
-    ("GetActorReminder", Some(Op::GetActorReminder)),
-    (
-        "ExecuteActorStateTransaction",
-        Some(Op::ExecuteActorStateTransaction),
-    ),
-    ("InvokeActor", Some(Op::InvokeActor)),
-    ("SubscribeActorEventsAlpha1", None),
-    ("GetConfigurationAlpha1", Some(Op::GetConfiguration)),
-    ("GetConfiguration", Some(Op::GetConfiguration)),
-    (
-        "SubscribeConfigurationAlpha1",
-        Some(Op::SubscribeConfiguration),
-    ),
-    ("SubscribeConfiguration", Some(Op::SubscribeConfiguration)),
-    (
-        "UnsubscribeConfigurationAlpha1",
-        Some(Op::UnsubscribeConfiguration),
-    ),
-    (
-        "UnsubscribeConfiguration",
-        Some(Op::UnsubscribeConfiguration),
-    ),
-    ("TryLockAlpha1", Some(Op::TryLock)),
-    ("UnlockAlpha1", Some(Op::Unlock)),
-    ("EncryptAlpha1", Some(Op::Encrypt)),
-    ("DecryptAlpha1", Some(Op::Decrypt)),
-    ("GetMetadata", Some(Op::GetMetadata)),
-    ("SetMetadata", Some(Op::SetMetadata)),
-    ("SubtleGetKeyAlpha1", Some(Op::SubtleCrypto)),
-    ("SubtleEncryptAlpha1", Some(Op::SubtleCrypto)),
-    ("SubtleDecryptAlpha1", Some(Op::SubtleCrypto)),
-    ("SubtleWrapKeyAlpha1", Some(Op::SubtleCrypto)),
-    ("SubtleUnwrapKeyAlpha1", Some(Op::SubtleCrypto)),
-    ("SubtleSignAlpha1", Some(Op::SubtleCrypto)),
-    ("SubtleVerifyAlpha1", Some(Op::SubtleCrypto)),
-    ("StartWorkflowAlpha1", Some(Op::StartWorkflow)),
-    ("GetWorkflowAlpha1", Some(Op::GetWorkflow)),
-    ("PurgeWorkflowAlpha1", Some(Op::PurgeWorkflow)),
-    ("TerminateWorkflowAlpha1", Some(Op::TerminateWorkflow)),
-    ("PauseWorkflowAlpha1", Some(Op::PauseWorkflow)),
-    ("ResumeWorkflowAlpha1", Some(Op::ResumeWorkflow)),
-    ("RaiseEventWorkflowAlpha1", Some(Op::RaiseEventWorkflow)),
-    ("StartWorkflowBeta1", Some(Op::StartWorkflow)),
-    ("GetWorkflowBeta1", Some(Op::GetWorkflow)),
-    ("PurgeWorkflowBeta1", Some(Op::PurgeWorkflow)),
-    ("TerminateWorkflowBeta1", Some(Op::TerminateWorkflow)),
-    ("PauseWorkflowBeta1", Some(Op::PauseWorkflow)),
-    ("ResumeWorkflowBeta1", Some(Op::ResumeWorkflow)),
-    ("RaiseEventWorkflowBeta1", Some(Op::RaiseEventWorkflow)),
-    ("Shutdown", Some(Op::Shutdown)),
-    ("ScheduleJobAlpha1", Some(Op::ScheduleJob)),
-    ("GetJobAlpha1", Some(Op::GetJob)),
-    ("DeleteJobAlpha1", Some(Op::DeleteJob)),
-    ("DeleteJobsByPrefixAlpha1", None),
-    ("ListJobsAlpha1", None),
-    ("ScheduleJob", Some(Op::ScheduleJob)),
-    ("GetJob", Some(Op::GetJob)),
-    ("DeleteJob", Some(Op::DeleteJob)),
-    ("DeleteJobsByPrefix", None),
-    ("ListJobs", None),
-    ("ConverseAlpha1", Some(Op::Converse)),
-    ("ConverseAlpha2", Some(Op::Converse)),
-];
-
 /// Checks, before the request body is read, that the method exists and the
 /// API token (if required) is present: unknown service or method →
 /// `UNIMPLEMENTED` (grpc-go's messages), bad token → `UNAUTHENTICATED`.
@@ -267,16 +175,13 @@ pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(), Statu
             format!("unknown service {service}"),
         ));
     }
-    let Some((_, op)) = GRPC_METHODS.iter().find(|(m, _)| *m == method) else {
+    let Some((op, _)) = routes::grpc_op(method) else {
         return Err(Status::new(
             GrpcCode::Unimplemented,
             format!("unknown method {method} for service {service}"),
         ));
     };
-    let group = op
-        .and_then(|op| ROUTES.iter().find(|r| r.op == op))
-        .map(|r| r.group.name());
-    if !ctx.shared.api_rules.grpc_allows(method, group) {
+    if !routes::grpc_allowed(&ctx.shared.api_rules, op, method) {
         // Go: ErrorFromHTTPResponseCode(501, …) → UNIMPLEMENTED.
         return Err(Status::new(
             GrpcCode::Unimplemented,
@@ -286,265 +191,47 @@ pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(), Statu
     check_token(ctx, metadata)
 }
 
-/// Runs one unary call that passed [`precheck`].
+/// Runs one unary call that passed [`precheck`]: the operation's adapter.
 pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
     let (_, method) = split_path(&call.path)?;
-    match method {
-        "GetMetadata" => {
-            let snapshot = metadata::snapshot(ctx);
-            Ok(encode(&metadata_response(&snapshot)))
+    let Some((op, _)) = routes::grpc_op(method) else {
+        return Err(not_implemented(method));
+    };
+    let message = &call.message;
+    match op {
+        Op::GetMetadata => metadata::grpc::get_metadata(ctx),
+        Op::SetMetadata => metadata::grpc::set_metadata(ctx, message),
+        Op::Shutdown => shutdown::grpc::shutdown(ctx),
+        Op::GetState => state::grpc::get_state(ctx, message).await,
+        Op::SaveState => state::grpc::save_state(ctx, message).await,
+        Op::DeleteState => state::grpc::delete_state(ctx, message).await,
+        Op::DeleteBulkState => state::grpc::delete_bulk_state(ctx, message).await,
+        Op::GetBulkState => state::grpc::get_bulk_state(ctx, message).await,
+        Op::ExecuteStateTransaction => state::grpc::execute_state_transaction(ctx, message).await,
+        Op::QueryState => state::grpc::query_state(ctx, message),
+        Op::InvokeService => {
+            let req = decode(message)?;
+            invoke::grpc::invoke_service(ctx, req, call.metadata, &call.reply_metadata).await
         }
-        "SetMetadata" => {
-            let req: pb::SetMetadataRequest = decode(&call.message)?;
-            metadata::set_attribute(ctx, &req.key, req.value);
-            Ok(Bytes::new())
-        }
-        "Shutdown" => {
-            super::shutdown::shutdown(ctx);
-            Ok(Bytes::new())
-        }
-        "GetState" => {
-            let req: pb::GetStateRequest = decode(&call.message)?;
-            let item = state::get(ctx, &req.store_name, &req.key, req.metadata).await?;
-            Ok(encode(&match item {
-                Some(i) => pb::GetStateResponse {
-                    data: i.data.to_vec(),
-                    etag: i.etag.unwrap_or_default(),
-                    metadata: i.metadata,
-                },
-                None => pb::GetStateResponse::default(),
-            }))
-        }
-        "SaveState" => {
-            let req: pb::SaveStateRequest = decode(&call.message)?;
-            let mut items = Vec::with_capacity(req.states.len());
-            for st in req.states {
-                items.push(save_item(st)?);
-            }
-            state::save(ctx, &req.store_name, items).await?;
-            Ok(Bytes::new())
-        }
-        "DeleteState" => {
-            let req: pb::DeleteStateRequest = decode(&call.message)?;
-            let concurrency = concurrency(req.options.as_ref());
-            let etag = req.etag.map(|e| e.value).filter(|v| !v.is_empty());
-            state::delete(
-                ctx,
-                &req.store_name,
-                &req.key,
-                etag,
-                req.metadata,
-                concurrency,
-            )
-            .await?;
-            Ok(Bytes::new())
-        }
-        "DeleteBulkState" => {
-            let req: pb::DeleteBulkStateRequest = decode(&call.message)?;
-            for st in req.states {
-                let concurrency = concurrency(st.options.as_ref());
-                let etag = st.etag.map(|e| e.value).filter(|v| !v.is_empty());
-                state::delete(
-                    ctx,
-                    &req.store_name,
-                    &st.key,
-                    etag,
-                    st.metadata,
-                    concurrency,
-                )
-                .await?;
-            }
-            Ok(Bytes::new())
-        }
-        "GetBulkState" => {
-            let req: pb::GetBulkStateRequest = decode(&call.message)?;
-            let items = state::bulk_get(ctx, &req.store_name, req.keys, req.metadata).await?;
-            Ok(encode(&pb::GetBulkStateResponse {
-                items: items
-                    .into_iter()
-                    .map(|b| {
-                        let item = b.item.unwrap_or_default();
-                        pb::BulkStateItem {
-                            key: b.key,
-                            data: item.data.to_vec(),
-                            etag: item.etag.unwrap_or_default(),
-                            error: b.error.unwrap_or_default(),
-                            metadata: item.metadata,
-                        }
-                    })
-                    .collect(),
-            }))
-        }
-        "ExecuteStateTransaction" => {
-            let req: pb::ExecuteStateTransactionRequest = decode(&call.message)?;
-            let mut ops = Vec::with_capacity(req.operations.len());
-            for op in req.operations {
-                let item = save_item(op.request.unwrap_or_default())?;
-                ops.push(match op.operation_type.as_str() {
-                    "upsert" => state::TxOp::Upsert(item),
-                    "delete" => state::TxOp::Delete {
-                        key: item.key,
-                        etag: item.etag,
-                        metadata: item.metadata,
-                        concurrency: item.concurrency,
-                    },
-                    other => {
-                        return Err(Status::new(
-                            GrpcCode::Unimplemented,
-                            format!("operation type {other} not supported"),
-                        ))
-                    }
-                });
-            }
-            state::transact(ctx, &req.store_name, ops, req.metadata).await?;
-            Ok(Bytes::new())
-        }
-        "QueryStateAlpha1" => {
-            let req: pb::QueryStateRequest = decode(&call.message)?;
-            state::store(ctx, &req.store_name)?;
-            Err(ApiError::new(
-                super::error::ErrorCode::StateStoreNotSupported,
-                format!("state store {} doesn't support query", req.store_name),
-            )
-            .with_status(500, GrpcCode::Internal)
-            .with_reason("DAPR_STATE_QUERYING_NOT_SUPPORTED")
-            .into())
-        }
-        "InvokeService" => {
-            let req: pb::InvokeServiceRequest = decode(&call.message)?;
-            super::invoke::grpc::invoke_service(ctx, req, call.metadata, &call.reply_metadata).await
-        }
-        "PublishEvent" => {
-            let req: pb::PublishEventRequest = decode(&call.message)?;
-            let (traceparent, tracestate) = crate::channel::trace::context(&call.metadata);
-            pubsub::publish(
-                ctx,
-                pubsub::PublishInput {
-                    pubsub: req.pubsub_name,
-                    topic: req.topic,
-                    data: Bytes::from(req.data),
-                    content_type: req.data_content_type,
-                    metadata: req.metadata,
-                    traceparent,
-                    tracestate,
-                },
-            )
-            .await?;
-            Ok(Bytes::new())
-        }
-        "BulkPublishEvent" | "BulkPublishEventAlpha1" => {
-            let req: pb::BulkPublishRequest = decode(&call.message)?;
-            let (traceparent, tracestate) = crate::channel::trace::context(&call.metadata);
-            let entries = req
-                .entries
-                .into_iter()
-                .map(|e| pubsub::BulkEntry {
-                    entry_id: e.entry_id,
-                    event: Bytes::from(e.event),
-                    content_type: e.content_type,
-                    metadata: e.metadata,
-                })
-                .collect();
-            let result = pubsub::bulk_publish(
-                ctx,
-                &req.pubsub_name,
-                &req.topic,
-                entries,
-                req.metadata,
-                &traceparent,
-                &tracestate,
-            )
-            .await;
-            // Go answers a partial failure with OK and the failed entries.
-            match result {
-                Ok(()) => Ok(encode(&pb::BulkPublishResponse::default())),
-                Err(f) if f.failed.is_empty() => Err(f.error.into()),
-                Err(f) => Ok(encode(&pb::BulkPublishResponse {
-                    failed_entries: f
-                        .failed
-                        .into_iter()
-                        .map(|(entry_id, error)| pb::BulkPublishResponseFailedEntry {
-                            entry_id,
-                            error,
-                        })
-                        .collect(),
-                })),
-            }
-        }
-        "InvokeBinding" => super::bindings::grpc::invoke_binding(ctx, call).await,
-        "GetSecret" => {
-            let req: pb::GetSecretRequest = decode(&call.message)?;
-            let data = super::secrets::get(ctx, &req.store_name, &req.key, req.metadata).await?;
-            Ok(encode(&pb::GetSecretResponse { data }))
-        }
-        "GetBulkSecret" => {
-            let req: pb::GetBulkSecretRequest = decode(&call.message)?;
-            let all = super::secrets::bulk_get(ctx, &req.store_name, req.metadata).await?;
-            Ok(encode(&pb::GetBulkSecretResponse {
-                data: all
-                    .into_iter()
-                    .map(|(name, secrets)| (name, pb::SecretResponse { secrets }))
-                    .collect(),
-            }))
-        }
-        "TryLockAlpha1" => {
-            let req: pb::TryLockRequest = decode(&call.message)?;
-            let success = super::lock::try_lock(
-                ctx,
-                &req.store_name,
-                &req.resource_id,
-                &req.lock_owner,
-                req.expiry_in_seconds,
-            )
-            .await?;
-            Ok(encode(&pb::TryLockResponse { success }))
-        }
-        "UnlockAlpha1" => {
-            let req: pb::UnlockRequest = decode(&call.message)?;
-            let status =
-                super::lock::unlock(ctx, &req.store_name, &req.resource_id, &req.lock_owner)
-                    .await?;
-            Ok(encode(&pb::UnlockResponse {
-                status: status as i32,
-            }))
-        }
-        "GetConfiguration" | "GetConfigurationAlpha1" => {
-            super::configuration::grpc::get(ctx, &call.message).await
-        }
-        "UnsubscribeConfiguration" | "UnsubscribeConfigurationAlpha1" => {
-            super::configuration::grpc::unsubscribe(ctx, &call.message)
-        }
-        other => Err(Status::new(
-            GrpcCode::Unimplemented,
-            format!("{other} is not implemented by this daprd yet"),
-        )),
+        Op::PublishEvent => pubsub::grpc::publish_event(ctx, &call).await,
+        Op::BulkPublishEvent => pubsub::grpc::bulk_publish_event(ctx, &call).await,
+        Op::InvokeBinding => bindings::grpc::invoke_binding(ctx, call).await,
+        Op::GetSecret => secrets::grpc::get_secret(ctx, message).await,
+        Op::GetBulkSecret => secrets::grpc::get_bulk_secret(ctx, message).await,
+        Op::TryLock => lock::grpc::try_lock(ctx, message).await,
+        Op::Unlock => lock::grpc::unlock(ctx, message).await,
+        Op::GetConfiguration => configuration::grpc::get(ctx, message).await,
+        Op::UnsubscribeConfiguration => configuration::grpc::unsubscribe(ctx, message),
+        _ => Err(not_implemented(method)),
     }
 }
 
-/// A gRPC `StateItem` as a save: values are stored as the raw bytes sent.
-fn save_item(st: common::StateItem) -> Result<state::SaveItem, Status> {
-    if st.key.is_empty() {
-        return Err(Status::new(
-            GrpcCode::InvalidArgument,
-            "state key cannot be empty",
-        ));
-    }
-    Ok(state::SaveItem {
-        concurrency: concurrency(st.options.as_ref()),
-        key: st.key,
-        value: Bytes::from(st.value),
-        etag: st.etag.map(|e| e.value).filter(|v| !v.is_empty()),
-        metadata: st.metadata,
-    })
-}
-
-fn concurrency(o: Option<&common::StateOptions>) -> Concurrency {
-    match o.map(|o| o.concurrency) {
-        Some(c) if c == common::state_options::StateConcurrency::ConcurrencyFirstWrite as i32 => {
-            Concurrency::FirstWrite
-        }
-        _ => Concurrency::LastWrite,
-    }
+/// A `Dapr` method whose building block is not built yet.
+fn not_implemented(method: &str) -> Status {
+    Status::new(
+        GrpcCode::Unimplemented,
+        format!("{method} is not implemented by this daprd yet"),
+    )
 }
 
 fn split_path(path: &str) -> Result<(&str, &str), Status> {
@@ -587,16 +274,8 @@ pub fn check_token(ctx: &Ctx, metadata: &HeaderMap) -> Result<(), Status> {
     })
 }
 
-fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Status> {
-    M::decode(bytes).map_err(|e| {
-        Status::new(
-            GrpcCode::InvalidArgument,
-            format!("grpc: error unmarshalling request: {e}"),
-        )
-    })
-}
-
-fn encode<M: Message>(m: &M) -> Bytes {
+/// A response message's bytes.
+pub fn encode<M: Message>(m: &M) -> Bytes {
     Bytes::from(m.encode_to_vec())
 }
 
@@ -625,91 +304,4 @@ pub(crate) fn status_bytes(code: GrpcCode, message: &str, info: Option<rpc::Erro
         message: message.to_string(),
         details,
     })
-}
-
-/// The snapshot as `GetMetadataResponse`.
-pub fn metadata_response(s: &metadata::Snapshot) -> pb::GetMetadataResponse {
-    pb::GetMetadataResponse {
-        id: s.id.clone(),
-        runtime_version: s.runtime_version.to_string(),
-        enabled_features: s.enabled_features.clone(),
-        registered_components: s
-            .components
-            .iter()
-            .map(|c| pb::RegisteredComponents {
-                name: c.name.clone(),
-                r#type: c.kind.clone(),
-                version: c.version.clone(),
-                capabilities: c.capabilities.clone(),
-            })
-            .collect(),
-        extended_metadata: s
-            .extended
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        subscriptions: s
-            .subscriptions
-            .iter()
-            .map(|x| pb::PubsubSubscription {
-                pubsub_name: x.pubsub.clone(),
-                topic: x.topic.clone(),
-                metadata: x
-                    .metadata
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                rules: Some(pb::PubsubSubscriptionRules {
-                    rules: x
-                        .rules
-                        .iter()
-                        .map(|(expr, path)| pb::PubsubSubscriptionRule {
-                            r#match: expr.clone(),
-                            path: path.clone(),
-                        })
-                        .collect(),
-                }),
-                dead_letter_topic: x.dead_letter_topic.clone(),
-                r#type: match x.kind {
-                    crate::api::pubsub::subscriptions::Kind::Declarative => {
-                        pb::PubsubSubscriptionType::Declarative
-                    }
-                    crate::api::pubsub::subscriptions::Kind::Programmatic => {
-                        pb::PubsubSubscriptionType::Programmatic
-                    }
-                    crate::api::pubsub::subscriptions::Kind::Streaming => {
-                        pb::PubsubSubscriptionType::Streaming
-                    }
-                } as i32,
-            })
-            .collect(),
-        http_endpoints: s
-            .http_endpoints
-            .iter()
-            .map(|n| pb::MetadataHttpEndpoint { name: n.clone() })
-            .collect(),
-        app_connection_properties: Some(pb::AppConnectionProperties {
-            port: s.app.port,
-            protocol: s.app.protocol.to_string(),
-            channel_address: s.app.channel_address.clone(),
-            max_concurrency: s.app.max_concurrency,
-            health: s
-                .app
-                .health
-                .as_ref()
-                .map(|h| pb::AppConnectionHealthProperties {
-                    health_check_path: h.path.clone(),
-                    health_probe_interval: h.interval.clone(),
-                    health_probe_timeout: h.timeout.clone(),
-                    health_threshold: h.threshold,
-                }),
-        }),
-        actor_runtime: Some(pb::ActorRuntime {
-            runtime_status: pb::actor_runtime::ActorRuntimeStatus::Disabled as i32,
-            active_actors: Vec::new(),
-            host_ready: s.actor_host_ready,
-            placement: String::new(),
-        }),
-        ..Default::default()
-    }
 }

@@ -1,10 +1,11 @@
 //! Protocol-neutral building-block handlers and the HTTP entry point.
 //!
 //! Each building block has a folder: `mod.rs` holds the logic written once,
-//! `http.rs` (and later `grpc.rs`) translate a front end's request into it
-//! and its result back out. [`HttpApi`] is the HTTP service the connection
-//! loop calls; its [`HttpApi::call`] is the one place the middleware order is
-//! written down.
+//! `http.rs` and `grpc.rs` translate a front end's request into it and its
+//! result back out. The endpoint table ([`routes`]) names every operation
+//! once; [`HttpApi`] (here) and [`grpc::GrpcApi`] dispatch by it. [`HttpApi`]
+//! is the HTTP service the connection loop calls; its [`HttpApi::call`] is
+//! the one place the middleware order is written down.
 
 pub mod bindings;
 pub mod configuration;
@@ -103,14 +104,16 @@ impl Service for HttpApi {
         let path = router::clean_path(uri.path());
         // Routes the Configuration's API lists exclude do not exist (Go does not register them).
         let matched =
-            router::find(&method, &path).filter(|m| self.ctx.shared.api_rules.http_allows(m.route));
+            router::find(&method, &path).filter(|m| m.route.allowed(&self.ctx.shared.api_rules));
 
         let resp = match &matched {
             Some(m) if self.surface == Surface::Public && !routes::is_public(m.route.op) => {
                 not_found()
             }
             None if self.surface == Surface::Public => not_found(),
-            Some(m) if m.route.group != Group::Healthz && !self.token_ok(&req) => invalid_token(),
+            Some(m) if m.route.op.group() != Some(Group::Healthz) && !self.token_ok(&req) => {
+                invalid_token()
+            }
             None if !self.token_ok(&req) => invalid_token(),
             Some(m) => dispatch(&self.ctx, m, req).await,
             None => invoke::header_invoke(&self.ctx, &path, req).await,

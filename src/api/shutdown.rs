@@ -9,6 +9,20 @@ pub fn shutdown(ctx: &Ctx) {
     ctx.shared.shutdown.trigger();
 }
 
+/// gRPC adapter.
+pub mod grpc {
+    use bytes::Bytes;
+
+    use crate::api::Ctx;
+    use crate::grpc::server::Reply;
+
+    /// `Shutdown` → empty reply; the drain starts after it is sent.
+    pub fn shutdown(ctx: &Ctx) -> Reply {
+        super::shutdown(ctx);
+        Ok(Bytes::new())
+    }
+}
+
 /// HTTP adapter.
 pub mod http {
     use crate::api::Ctx;

@@ -23,8 +23,6 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::api::routes::{ApiVersion, Route};
-
 /// A Configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration {path}: {reason}")]
@@ -133,14 +131,17 @@ impl ApiRules {
         r
     }
 
-    /// Whether an HTTP route is served.
-    pub fn http_allows(&self, route: &Route) -> bool {
-        if route.group == crate::api::routes::Group::Healthz {
+    /// Whether an HTTP route is served. `version` and `group` are as the
+    /// rules name them (`v1`, `state`); a legacy rule (`version: v1.0`)
+    /// matches by prefix the route's path `<segment>/<template>`
+    /// (`v1.0/state/{storeName}/{key}`). Health endpoints are always served.
+    pub fn http_allows(&self, version: &str, group: &str, segment: &str, template: &str) -> bool {
+        if group == "healthz" {
             return true;
         }
         let matches = |rules: &HashSet<String>| {
-            let key = format!("{}/{}", route.version.config_name(), route.group.name());
-            let path = format!("{}/{}", route.version.segment(), route.template);
+            let key = format!("{version}/{group}");
+            let path = format!("{segment}/{template}");
             rules.contains(&key) || rules.iter().any(|k| path.starts_with(k.as_str()))
         };
         if !self.http_denied.is_empty() && matches(&self.http_denied) {
@@ -149,25 +150,25 @@ impl ApiRules {
         self.http_allowed.is_empty() || matches(&self.http_allowed)
     }
 
-    /// Whether a `Dapr` gRPC method (by name, with its HTTP group) is served.
-    pub fn grpc_allows(&self, method: &str, group: Option<&'static str>) -> bool {
+    /// Whether a `Dapr` gRPC method of API `version` (`v1alpha1`, …) and
+    /// `group` is served; a method without a group is served only when no
+    /// gRPC allow list is configured.
+    pub fn grpc_allows(&self, version: &str, group: Option<&str>) -> bool {
         let Some(group) = group else {
             return self.grpc_allowed.is_empty();
         };
-        let version = if method.ends_with("Alpha1") {
-            ApiVersion::V1Alpha1
-        } else if method.ends_with("Alpha2") {
-            ApiVersion::V1Alpha2
-        } else if method.ends_with("Beta1") {
-            ApiVersion::V1Beta1
-        } else {
-            ApiVersion::V1
-        };
-        let key = format!("{}/{group}", version.config_name());
+        let key = format!("{version}/{group}");
         if self.grpc_denied.contains(&key) {
             return false;
         }
         self.grpc_allowed.is_empty() || self.grpc_allowed.contains(&key)
+    }
+
+    /// The rules of a Configuration document (tests of their users).
+    #[cfg(test)]
+    pub(crate) fn from_yaml(yaml: &str) -> Self {
+        let doc: Doc = serde_yaml::from_str(yaml).unwrap();
+        ApiRules::from_spec(&doc.spec.api.unwrap_or_default())
     }
 
     /// True when no rule is configured.
@@ -358,38 +359,6 @@ fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::routes::{Op, ROUTES};
-
-    fn route(op: Op) -> &'static Route {
-        ROUTES.iter().find(|r| r.op == op).unwrap()
-    }
-
-    fn rules(yaml: &str) -> ApiRules {
-        let doc: Doc = serde_yaml::from_str(yaml).unwrap();
-        ApiRules::from_spec(&doc.spec.api.unwrap_or_default())
-    }
-
-    #[test]
-    fn allow_list_keeps_only_listed_groups_and_health() {
-        let r = rules("kind: Configuration\nspec:\n  api:\n    allowed:\n    - {name: state, version: v1, protocol: http}\n");
-        assert!(r.http_allows(route(Op::GetState)));
-        assert!(!r.http_allows(route(Op::GetMetadata)));
-        assert!(r.http_allows(route(Op::Healthz)));
-        // Legacy form: version v1.0 matches the path prefix.
-        let r = rules("spec:\n  api:\n    allowed:\n    - {name: metadata, version: v1.0}\n");
-        assert!(r.http_allows(route(Op::GetMetadata)));
-        assert!(!r.http_allows(route(Op::GetState)));
-    }
-
-    #[test]
-    fn deny_list_and_grpc() {
-        let r = rules("spec:\n  api:\n    denied:\n    - {name: state, version: v1, protocol: grpc}\n    - {name: metadata, version: v1, protocol: http}\n");
-        assert!(!r.http_allows(route(Op::GetMetadata)));
-        assert!(r.http_allows(route(Op::GetState)));
-        assert!(!r.grpc_allows("GetState", Some("state")));
-        assert!(r.grpc_allows("GetMetadata", Some("metadata")));
-        assert!(r.grpc_allows("TryLockAlpha1", Some("lock")));
-    }
 
     fn scopes(yaml: &str) -> Result<SecretScopes, String> {
         let doc: Doc = serde_yaml::from_str(yaml).unwrap();

@@ -107,6 +107,33 @@ fn official_sdk_metadata_and_state() {
 }
 
 #[test]
+fn delete_bulk_state_deletes_every_key() {
+    let res = resources();
+    let (_d, addr) = start_with_grpc(&["--resources-path", &res], &[]);
+    rt().block_on(async {
+        let mut c = sdk(addr).await;
+        for k in ["a", "b", "c"] {
+            c.save_state("statestore", k, b"v".to_vec(), None, None, None)
+                .await
+                .unwrap();
+        }
+        c.delete_bulk_state("statestore", [("a", Vec::new()), ("b", Vec::new())])
+            .await
+            .unwrap();
+        for (k, kept) in [("a", false), ("b", false), ("c", true)] {
+            let got = c.get_state("statestore", k, None).await.unwrap();
+            assert_eq!(!got.data.is_empty(), kept, "{k}");
+        }
+        let err = c
+            .delete_bulk_state("nostore", [("a", Vec::new())])
+            .await
+            .unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("state store nostore is not found"), "{text}");
+    });
+}
+
+#[test]
 fn api_token_on_grpc() {
     let (_d, addr) = start_with_grpc(&[], &[("DAPR_API_TOKEN", "s3cret")]);
     rt().block_on(async {

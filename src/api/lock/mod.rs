@@ -11,6 +11,7 @@
 //! containing `||` fails as `ERR_TRY_LOCK` / `ERR_UNLOCK`, 500, as in Go), and
 //! a store failure is `ERR_TRY_LOCK` / `ERR_UNLOCK` (500, `INTERNAL`).
 
+pub mod grpc;
 pub mod http;
 
 use std::rc::Rc;

@@ -1,11 +1,12 @@
 //! The metadata API: what this sidecar is running, and user attributes.
 //!
 //! [`snapshot`] gathers everything once, protocol-neutrally; the HTTP adapter
-//! renders Go daprd's `encoding/json` shape and the gRPC adapter (with the
-//! gRPC API) the `GetMetadataResponse` message. Attributes written with
+//! renders Go daprd's `encoding/json` shape and the gRPC adapter the
+//! `GetMetadataResponse` message. Attributes written with
 //! `PUT /v1.0/metadata/{key}` live in a concurrent map shared by all workers,
 //! so a value written through one core is read back through any other.
 
+pub mod grpc;
 pub mod http;
 
 use std::collections::BTreeMap;

@@ -7,6 +7,7 @@
 //! `metadata.rawPayload` is true; then the broker takes the bytes. Errors
 //! carry Go's codes, statuses and messages.
 
+pub mod grpc;
 pub mod http;
 pub mod subscriptions;
 

@@ -8,6 +8,7 @@
 //! (a missing secret included) is `ERR_SECRET_GET` (500). A bulk read is
 //! never denied as a whole: secrets the scope does not allow are left out.
 
+pub mod grpc;
 pub mod http;
 
 use std::collections::HashMap;

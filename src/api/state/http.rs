@@ -247,22 +247,10 @@ pub async fn transaction(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
             Ok(i) => i,
             Err(e) => return e.into(),
         };
-        ops.push(match op.operation.as_str() {
-            "upsert" => TxOp::Upsert(item),
-            "delete" => TxOp::Delete {
-                key: item.key,
-                etag: item.etag,
-                metadata: item.metadata,
-                concurrency: item.concurrency,
-            },
-            other => {
-                return ApiError::new(
-                    ErrorCode::NotSupportedStateOperation,
-                    format!("operation type {other} not supported"),
-                )
-                .into()
-            }
-        });
+        match TxOp::parse(&op.operation, item) {
+            Ok(op) => ops.push(op),
+            Err(e) => return e.into(),
+        }
     }
     let mut md = body.metadata.unwrap_or_default();
     for (k, v) in query_metadata(req) {

@@ -7,6 +7,7 @@
 //! mapped to Dapr's codes here: an ETag mismatch is 409/`ABORTED`, a
 //! malformed ETag 400/`INVALID_ARGUMENT`, anything else 500/`INTERNAL`.
 
+pub mod grpc;
 pub mod http;
 
 use std::collections::HashMap;
@@ -122,22 +123,46 @@ pub struct BulkItem {
     pub error: Option<String>,
 }
 
+/// One key to delete.
+#[derive(Debug, Default)]
+pub struct DeleteItem {
+    /// User key.
+    pub key: String,
+    /// Expected ETag.
+    pub etag: Option<String>,
+    /// Item metadata.
+    pub metadata: HashMap<String, String>,
+    /// Concurrency.
+    pub concurrency: Concurrency,
+}
+
 /// One operation of a transaction.
 #[derive(Debug)]
 pub enum TxOp {
     /// Save.
     Upsert(SaveItem),
     /// Delete.
-    Delete {
-        /// User key.
-        key: String,
-        /// Expected ETag.
-        etag: Option<String>,
-        /// Item metadata.
-        metadata: HashMap<String, String>,
-        /// Concurrency.
-        concurrency: Concurrency,
-    },
+    Delete(DeleteItem),
+}
+
+impl TxOp {
+    /// A transaction operation by its type name (`upsert`, `delete`; the
+    /// request's value is ignored for a delete).
+    pub fn parse(operation: &str, item: SaveItem) -> Result<TxOp, ApiError> {
+        match operation {
+            "upsert" => Ok(TxOp::Upsert(item)),
+            "delete" => Ok(TxOp::Delete(DeleteItem {
+                key: item.key,
+                etag: item.etag,
+                metadata: item.metadata,
+                concurrency: item.concurrency,
+            })),
+            other => Err(ApiError::new(
+                ErrorCode::NotSupportedStateOperation,
+                format!("operation type {other} not supported"),
+            )),
+        }
+    }
 }
 
 fn write_error(code: ErrorCode, what: String, e: &ComponentError) -> ApiError {
@@ -231,6 +256,58 @@ pub async fn delete(
     })
 }
 
+/// Deletes many keys with the store's bulk delete (Go's `DeleteBulkState`:
+/// every key is checked before anything is deleted).
+pub async fn bulk_delete(
+    ctx: &Ctx,
+    store_name: &str,
+    items: Vec<DeleteItem>,
+) -> Result<(), ApiError> {
+    let s = store(ctx, store_name)?;
+    let mut reqs = Vec::with_capacity(items.len());
+    for it in items {
+        reqs.push(delete_request(&s, it)?);
+    }
+    match reqs.len() {
+        0 => Ok(()),
+        1 => {
+            let r = reqs.pop().unwrap_or_default();
+            s.store.delete(r).await
+        }
+        _ => s.store.bulk_delete(reqs).await,
+    }
+    .map_err(|e| {
+        write_error(
+            ErrorCode::StateBulkDelete,
+            format!("failed deleting state in state store {store_name}"),
+            &e,
+        )
+    })
+}
+
+fn delete_request(s: &StoreRef, it: DeleteItem) -> Result<DeleteRequest, ApiError> {
+    Ok(DeleteRequest {
+        key: full_key(s, &it.key)?,
+        etag: it.etag,
+        metadata: it.metadata,
+        concurrency: it.concurrency,
+    })
+}
+
+/// Queries a store. No built-in store supports querying: after the store
+/// lookup the answer is Go's "doesn't support query".
+pub fn query(ctx: &Ctx, store_name: &str) -> ApiError {
+    if let Err(e) = store(ctx, store_name) {
+        return e;
+    }
+    ApiError::new(
+        ErrorCode::StateStoreNotSupported,
+        format!("state store {store_name} doesn't support query"),
+    )
+    .with_status(500, GrpcCode::Internal)
+    .with_reason("DAPR_STATE_QUERYING_NOT_SUPPORTED")
+}
+
 /// Reads many keys; missing keys come back without an item.
 pub async fn bulk_get(
     ctx: &Ctx,
@@ -300,17 +377,10 @@ pub async fn transact(
                 it.metadata = merge(std::mem::take(&mut it.metadata));
                 TransactionOp::Upsert(set_request(&s, it)?)
             }
-            TxOp::Delete {
-                key,
-                etag,
-                metadata: m,
-                concurrency,
-            } => TransactionOp::Delete(DeleteRequest {
-                key: full_key(&s, &key)?,
-                etag,
-                metadata: merge(m),
-                concurrency,
-            }),
+            TxOp::Delete(mut it) => {
+                it.metadata = merge(std::mem::take(&mut it.metadata));
+                TransactionOp::Delete(delete_request(&s, it)?)
+            }
         });
     }
     s.store.transact(reqs).await.map_err(|e| {
