@@ -120,12 +120,14 @@ impl server::Handler for GrpcApi {
         })
     }
 
-    fn precheck(&self, path: &str, metadata: &HeaderMap) -> Result<(), Status> {
+    type Unary = (Op, &'static str);
+
+    fn precheck(&self, path: &str, metadata: &HeaderMap) -> Result<(Op, &'static str), Status> {
         precheck(&self.ctx, path, metadata)
     }
 
-    async fn unary(&self, c: Call) -> Reply {
-        call(&self.ctx, c).await
+    async fn unary(&self, (op, method): (Op, &'static str), c: Call) -> Reply {
+        call(&self.ctx, op, method, c).await
     }
 
     async fn streaming(
@@ -167,7 +169,7 @@ impl From<ApiError> for Status {
 /// Checks, before the request body is read, that the method exists and the
 /// API token (if required) is present: unknown service or method →
 /// `UNIMPLEMENTED` (grpc-go's messages), bad token → `UNAUTHENTICATED`.
-pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(), Status> {
+pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(Op, &'static str), Status> {
     let (service, method) = split_path(path)?;
     if service != DAPR_SERVICE {
         return Err(Status::new(
@@ -175,7 +177,7 @@ pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(), Statu
             format!("unknown service {service}"),
         ));
     }
-    let Some((op, _)) = routes::grpc_op(method) else {
+    let Some((op, method)) = routes::grpc_op(method) else {
         return Err(Status::new(
             GrpcCode::Unimplemented,
             format!("unknown method {method} for service {service}"),
@@ -188,15 +190,13 @@ pub fn precheck(ctx: &Ctx, path: &str, metadata: &HeaderMap) -> Result<(), Statu
             "requested endpoint is not available",
         ));
     }
-    check_token(ctx, metadata)
+    check_token(ctx, metadata)?;
+    Ok((op, method))
 }
 
-/// Runs one unary call that passed [`precheck`]: the operation's adapter.
-pub async fn call(ctx: &Rc<Ctx>, call: Call) -> Reply {
-    let (_, method) = split_path(&call.path)?;
-    let Some((op, _)) = routes::grpc_op(method) else {
-        return Err(not_implemented(method));
-    };
+/// Runs one unary call of `method` (operation `op`) that passed
+/// [`precheck`]: the operation's adapter.
+pub async fn call(ctx: &Rc<Ctx>, op: Op, method: &str, call: Call) -> Reply {
     let message = &call.message;
     match op {
         Op::GetMetadata => metadata::grpc::get_metadata(ctx),

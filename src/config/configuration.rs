@@ -157,6 +157,9 @@ impl ApiRules {
         let Some(group) = group else {
             return self.grpc_allowed.is_empty();
         };
+        if self.grpc_allowed.is_empty() && self.grpc_denied.is_empty() {
+            return true;
+        }
         let key = format!("{version}/{group}");
         if self.grpc_denied.contains(&key) {
             return false;

@@ -68,16 +68,20 @@ pub trait Handler {
     /// A streaming method the handler serves.
     type Streaming;
 
+    /// What [`Handler::precheck`] learned about a unary call's method, handed
+    /// to [`Handler::unary`] so that it is looked up once.
+    type Unary;
+
     /// The streaming method at `path` (or an error for an unknown method of
     /// a streaming-only service); `None` makes it a unary call.
     fn streaming_method(&self, path: &str) -> Option<Result<Self::Streaming, Status>>;
 
     /// Checks made before a unary request's message is read: nothing is
     /// buffered for a call the handler refuses (unknown method, bad token).
-    fn precheck(&self, path: &str, metadata: &HeaderMap) -> Result<(), Status>;
+    fn precheck(&self, path: &str, metadata: &HeaderMap) -> Result<Self::Unary, Status>;
 
     /// Runs one unary call that passed [`Handler::precheck`].
-    async fn unary(&self, call: Call) -> Reply;
+    async fn unary(&self, method: Self::Unary, call: Call) -> Reply;
 
     /// Runs one streaming call over its messages and sink.
     async fn streaming(
@@ -147,7 +151,7 @@ async fn unary<H: Handler>(
 ) -> Outcome {
     let reply_metadata = Rc::new(RefCell::new(HeaderMap::new()));
     let work = async {
-        handler.precheck(path, &metadata)?;
+        let method = handler.precheck(path, &metadata)?;
         let message = incoming.unary().await?;
         let received = message.len() as u64;
         let call = Call {
@@ -156,7 +160,7 @@ async fn unary<H: Handler>(
             message,
             reply_metadata: reply_metadata.clone(),
         };
-        Ok::<_, Status>((handler.unary(call).await?, received))
+        Ok::<_, Status>((handler.unary(method, call).await?, received))
     };
     let result = with_deadline(deadline, std::pin::pin!(work)).await;
     let extra = reply_metadata.take();
