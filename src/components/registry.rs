@@ -150,6 +150,28 @@ pub struct Registered {
 pub struct Factories {
     /// In load order.
     pub components: Vec<Registered>,
+    /// Components that failed and were skipped (`ignoreErrors`), in load order.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A component that failed to start and was skipped because of its `ignoreErrors`.
+#[derive(Debug)]
+pub struct Skipped {
+    /// `metadata.name`.
+    pub name: String,
+    /// `spec.type`.
+    pub kind: String,
+    /// Where it failed.
+    pub stage: FailedStage,
+}
+
+/// Where a component failed to start (Go's init failure `reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedStage {
+    /// No implementation of its type and version (Go's `creation`).
+    Creation,
+    /// Its metadata or secrets were refused (Go's `init`).
+    Init,
 }
 
 /// Builds the factory for `c`, or explains why not.
@@ -248,15 +270,21 @@ impl Factories {
                         kind: c.kind.clone(),
                         version: c.version.clone(),
                     };
-                    if c.ignore_errors || is_not_built_yet(&c.kind) {
+                    if is_not_built_yet(&c.kind) {
                         // A block we do not build yet must not stop the sidecar.
                         tracing::warn!(component = %c.name, kind = %c.kind, "{err}; skipped");
+                        continue;
+                    }
+                    if c.ignore_errors {
+                        tracing::warn!(component = %c.name, kind = %c.kind, "{err}; skipped");
+                        out.skip(c, FailedStage::Creation);
                         continue;
                     }
                     return Err(err);
                 }
                 Err(e) if c.ignore_errors => {
                     tracing::warn!(component = %c.name, "{e}; skipped (ignoreErrors)");
+                    out.skip(c, FailedStage::Init);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -271,6 +299,14 @@ impl Factories {
             });
         }
         Ok(out)
+    }
+
+    fn skip(&mut self, c: &Component, stage: FailedStage) {
+        self.skipped.push(Skipped {
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            stage,
+        });
     }
 
     /// This worker's instances.

@@ -29,4 +29,4 @@ mod record;
 mod render;
 
 pub use client::GrpcCallTimer;
-pub use record::{Metrics, Shard};
+pub use record::{Metrics, Shard, Store};

@@ -35,6 +35,26 @@ pub const OUTPUT_BINDING_LATENCY: &str = "dapr_component_output_binding_latencie
 pub const INPUT_BINDING_COUNT: &str = "dapr_component_input_binding_count";
 /// Input binding delivery latency histogram (ms).
 pub const INPUT_BINDING_LATENCY: &str = "dapr_component_input_binding_latencies";
+/// State store operations, by operation and success.
+pub const STATE_COUNT: &str = "dapr_component_state_count";
+/// State store operation latency histogram (ms).
+pub const STATE_LATENCY: &str = "dapr_component_state_latencies";
+/// Secret store operations, by operation and success.
+pub const SECRET_COUNT: &str = "dapr_component_secret_count";
+/// Secret store operation latency histogram (ms).
+pub const SECRET_LATENCY: &str = "dapr_component_secret_latencies";
+/// Configuration store operations, by operation and success.
+pub const CONFIGURATION_COUNT: &str = "dapr_component_configuration_count";
+/// Configuration store operation latency histogram (ms).
+pub const CONFIGURATION_LATENCY: &str = "dapr_component_configuration_latencies";
+/// Components loaded at start-up.
+pub const COMPONENT_LOADED: &str = "dapr_runtime_component_loaded";
+/// Components initialized, by type.
+pub const COMPONENT_INIT: &str = "dapr_runtime_component_init_total";
+/// Component initialization failures, by type, reason and name.
+pub const COMPONENT_INIT_FAIL: &str = "dapr_runtime_component_init_fail_total";
+/// HTTP server responses (Go registers it with `increasedCardinality`, its default).
+pub const HTTP_RESPONSE_COUNT: &str = "dapr_http_server_response_count";
 /// Service invocation requests sent to another sidecar, by target and type.
 pub const SVC_REQ_SENT: &str = "dapr_runtime_service_invocation_req_sent_total";
 /// Service invocation requests received from another sidecar, by caller.
@@ -106,10 +126,39 @@ pub const L_DST_APP_ID: &str = "dst_app_id";
 pub const L_SRC_APP_ID: &str = "src_app_id";
 /// Label: `unary` / `streaming`.
 pub const L_TYPE: &str = "type";
+/// Label: why a component failed to start (`creation`, `init`).
+pub const L_REASON: &str = "reason";
+/// Label: the name of a component that failed to start.
+pub const L_COMPONENT_NAME: &str = "componentName";
 /// Label: `true` / `false`.
 pub const L_SUCCESS: &str = "success";
 /// Label: worker index (ours).
 pub const L_WORKER: &str = "worker";
+
+/// `operation` of a component call, with Go's names (`diag.Get`, …).
+pub mod op {
+    /// Read one key (state, secret, configuration).
+    pub const GET: &str = "get";
+    /// Save one or more keys (state; Go counts a bulk save as `set`).
+    pub const SET: &str = "set";
+    /// Delete one key (state).
+    pub const DELETE: &str = "delete";
+    /// Read many keys (state, secret).
+    pub const BULK_GET: &str = "bulk_get";
+    /// Delete many keys (state, gRPC only).
+    pub const BULK_DELETE: &str = "bulk_delete";
+    /// A state transaction.
+    pub const TRANSACTION: &str = "transaction";
+    /// Subscribe to configuration changes.
+    pub const SUBSCRIBE: &str = "subscribe";
+    /// End a configuration subscription.
+    pub const UNSUBSCRIBE: &str = "unsubscribe";
+}
+
+/// `reason` of a component whose factory could not be made (unknown type or version).
+pub const REASON_CREATION: &str = "creation";
+/// `reason` of a component that failed to initialize.
+pub const REASON_INIT: &str = "init";
 
 /// Dapr's default latency buckets, milliseconds.
 pub const LATENCY_BUCKETS_MS: [f64; 34] = [

@@ -2,7 +2,7 @@
 //! series they fill (fixed-bucket [`Hist`]ograms and the per-worker
 //! hdrhistogram), and [`Metrics`], which holds one shard per worker.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,6 +24,29 @@ pub struct Metrics {
     pub(super) app_id: String,
     pub(super) namespace: String,
     pub(super) shards: Vec<Arc<Shard>>,
+    /// Component start-up counters: written once at start-up, so one lock.
+    pub(super) startup: Mutex<Startup>,
+}
+
+/// The `dapr_runtime_component_*` counters.
+#[derive(Default)]
+pub(super) struct Startup {
+    pub(super) loaded: u64,
+    /// Component type → initialized.
+    pub(super) init: BTreeMap<Box<str>, u64>,
+    /// (type, reason, name) → failures.
+    pub(super) failed: BTreeMap<(Box<str>, &'static str, Box<str>), u64>,
+}
+
+/// The component families counted per API call, by operation and success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// `dapr_component_state_*`.
+    State,
+    /// `dapr_component_secret_*`.
+    Secret,
+    /// `dapr_component_configuration_*`.
+    Configuration,
 }
 
 impl Metrics {
@@ -40,7 +63,33 @@ impl Metrics {
             shards: (0..workers.max(1))
                 .map(|_| Arc::new(Shard::default()))
                 .collect(),
+            startup: Mutex::new(Startup::default()),
         })
+    }
+
+    fn startup(&self) -> MutexGuard<'_, Startup> {
+        self.startup.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A component is up (`dapr_runtime_component_loaded`, Go's `ComponentLoaded`).
+    pub fn record_component_loaded(&self) {
+        self.startup().loaded += 1;
+    }
+
+    /// A component of type `kind` (`state.redis`, …) initialized
+    /// (`dapr_runtime_component_init_total`, Go's `ComponentInitialized`).
+    pub fn record_component_initialized(&self, kind: &str) {
+        *self.startup().init.entry(kind.into()).or_default() += 1;
+    }
+
+    /// Component `name` of type `kind` failed to start for `reason`
+    /// ([`REASON_CREATION`], [`REASON_INIT`]; Go's `ComponentInitFailed`).
+    pub fn record_component_init_failed(&self, kind: &str, reason: &'static str, name: &str) {
+        *self
+            .startup()
+            .failed
+            .entry((kind.into(), reason, name.into()))
+            .or_default() += 1;
     }
 
     /// Worker `worker`'s shard (the last one if out of range).
@@ -91,6 +140,8 @@ pub(super) struct ShardData {
     /// `""` → per (component, success) input binding series.
     pub(super) binding_in: HashMap<Box<str>, Vec<TopicSeries>>,
     pub(super) binding_in_sets: usize,
+    /// State, secret and configuration store calls, by [`Store`].
+    pub(super) stores: [Ops; 3],
     /// Service invocation series (all four counters and the latency).
     pub(super) invocation: HashMap<InvocationKey, (u64, Latency)>,
     /// App channel client and health probe series.
@@ -129,10 +180,19 @@ impl Default for ShardData {
             binding_out_sets: 0,
             binding_in: HashMap::new(),
             binding_in_sets: 0,
+            stores: Default::default(),
             invocation: HashMap::new(),
             client: client::ClientData::default(),
         }
     }
+}
+
+/// One per-operation component family: operation → per (component,
+/// success) series, capped like paths.
+#[derive(Default)]
+pub(super) struct Ops {
+    pub(super) map: HashMap<Box<str>, Vec<TopicSeries>>,
+    pub(super) sets: usize,
 }
 
 pub(super) struct HttpSeries {
@@ -287,6 +347,50 @@ impl Shard {
             outcome,
             latency,
         );
+    }
+
+    /// Records one call the API made into a state, secret or configuration
+    /// store (`operation` is one of [`op`]'s names), as Go's
+    /// `StateInvoked` / `SecretInvoked` / `ConfigurationInvoked`.
+    pub fn record_store(
+        &self,
+        store: Store,
+        component: &str,
+        operation: &str,
+        success: bool,
+        latency: Duration,
+    ) {
+        let mut s = self.lock();
+        let ops = &mut s.stores[store as usize];
+        let outcome = if success { "true" } else { "false" };
+        record_topic(
+            &mut ops.map,
+            &mut ops.sets,
+            component,
+            operation,
+            outcome,
+            latency,
+        );
+    }
+
+    /// Runs `call` into a store and records it with [`Shard::record_store`].
+    pub async fn time_store<T, E>(
+        &self,
+        store: Store,
+        component: &str,
+        operation: &str,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        self.record_store(
+            store,
+            component,
+            operation,
+            result.is_ok(),
+            started.elapsed(),
+        );
+        result
     }
 
     fn record_invocation(

@@ -8,7 +8,7 @@ use super::client;
 use super::hist::Hist;
 use super::names::*;
 use super::process;
-use super::record::{InvocationKey, Latency, Metrics, Sizes};
+use super::record::{InvocationKey, Latency, Metrics, Sizes, Store};
 
 impl Metrics {
     /// Prometheus text exposition (format 0.0.4), merged over every shard.
@@ -23,15 +23,20 @@ impl Metrics {
         type Topics = BTreeMap<(String, String, &'static str), (u64, Latency)>;
         let (mut ingress, mut egress): (Topics, Topics) = Default::default();
         let (mut bind_out, mut bind_in): (Topics, Topics) = Default::default();
+        let mut stores: [Topics; 3] = Default::default();
         let mut app_client = client::ClientTotals::default();
         for shard in &self.shards {
             let s = shard.lock();
             app_client.add(&s.client);
+            let [state, secret, config] = &mut stores;
             for (into, from) in [
                 (&mut ingress, &s.pubsub_in),
                 (&mut egress, &s.pubsub_out),
                 (&mut bind_out, &s.binding_out),
                 (&mut bind_in, &s.binding_in),
+                (state, &s.stores[Store::State as usize].map),
+                (secret, &s.stores[Store::Secret as usize].map),
+                (config, &s.stores[Store::Configuration as usize].map),
             ] {
                 for (topic, entries) in from {
                     for e in entries {
@@ -92,6 +97,20 @@ impl Metrics {
                 )
             },
         );
+        // Go records it with request_count, on the same labels.
+        header(
+            &mut out,
+            HTTP_RESPONSE_COUNT,
+            "counter",
+            "The number of HTTP responses",
+        );
+        for ((m, p, st), (count, _)) in &http {
+            let _ = writeln!(
+                out,
+                "{HTTP_RESPONSE_COUNT}{{{L_APP_ID}=\"{app}\",{L_METHOD}=\"{m}\",{L_PATH}=\"{}\",{L_STATUS}=\"{st}\"}} {count}",
+                escape(p)
+            );
+        }
         let app_only = format!("{L_APP_ID}=\"{app}\"");
         header(
             &mut out,
@@ -158,7 +177,9 @@ impl Metrics {
         // rest (from the topic or operation, and the outcome) differ.
         let ns = &self.namespace;
         type Tail = fn(&str, &str) -> String;
-        let topic_families: [(&str, &str, &str, &str, &Topics, Tail); 4] = [
+        let per_operation: Tail = |op, o| format!(",{L_OPERATION}=\"{op}\",{L_SUCCESS}=\"{o}\"");
+        let [state, secret, config] = &stores;
+        let topic_families: [(&str, &str, &str, &str, &Topics, Tail); 7] = [
             (
                 PUBSUB_INGRESS_COUNT,
                 PUBSUB_INGRESS_LATENCY,
@@ -181,7 +202,7 @@ impl Metrics {
                 "The number of operations invoked on the output binding component.",
                 "The latency of the response from the output binding component.",
                 &bind_out,
-                |op, o| format!(",{L_OPERATION}=\"{op}\",{L_SUCCESS}=\"{o}\""),
+                per_operation,
             ),
             (
                 INPUT_BINDING_COUNT,
@@ -190,6 +211,30 @@ impl Metrics {
                 "The triggered input binding latency.",
                 &bind_in,
                 |_, o| format!(",{L_SUCCESS}=\"{o}\""),
+            ),
+            (
+                STATE_COUNT,
+                STATE_LATENCY,
+                "The number of operations performed on the state component.",
+                "The latency of the response from the state component.",
+                state,
+                per_operation,
+            ),
+            (
+                SECRET_COUNT,
+                SECRET_LATENCY,
+                "The number of operations performed on the secret component.",
+                "The latency of the response from the secret component.",
+                secret,
+                per_operation,
+            ),
+            (
+                CONFIGURATION_COUNT,
+                CONFIGURATION_LATENCY,
+                "The number of operations performed on the configuration component.",
+                "The latency of the response from the configuration component.",
+                config,
+                per_operation,
             ),
         ];
         for (count_name, latency_name, count_help, latency_help, series, tail) in topic_families {
@@ -209,6 +254,7 @@ impl Metrics {
             );
         }
 
+        self.render_startup(&mut out);
         render_invocation(&mut out, app, &invocation);
         app_client.render(&mut out, app);
 
@@ -247,6 +293,54 @@ impl Metrics {
         }
         process::render(&mut out);
         out
+    }
+}
+
+impl Metrics {
+    /// The `dapr_runtime_component_*` counters (no series until something counted, as Go).
+    fn render_startup(&self, out: &mut String) {
+        let app = &self.app_id;
+        let s = self.startup.lock().unwrap_or_else(|p| p.into_inner());
+        header(
+            out,
+            COMPONENT_LOADED,
+            "counter",
+            "The number of successfully loaded components.",
+        );
+        if s.loaded > 0 {
+            let _ = writeln!(
+                out,
+                "{COMPONENT_LOADED}{{{L_APP_ID}=\"{app}\"}} {}",
+                s.loaded
+            );
+        }
+        header(
+            out,
+            COMPONENT_INIT,
+            "counter",
+            "The number of initialized components.",
+        );
+        for (kind, n) in &s.init {
+            let _ = writeln!(
+                out,
+                "{COMPONENT_INIT}{{{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{}\"}} {n}",
+                escape(kind)
+            );
+        }
+        header(
+            out,
+            COMPONENT_INIT_FAIL,
+            "counter",
+            "The number of component initialization failures.",
+        );
+        for ((kind, reason, name), n) in &s.failed {
+            let _ = writeln!(
+                out,
+                "{COMPONENT_INIT_FAIL}{{{L_APP_ID}=\"{app}\",{L_COMPONENT}=\"{}\",{L_COMPONENT_NAME}=\"{}\",{L_REASON}=\"{reason}\"}} {n}",
+                escape(kind),
+                escape(name)
+            );
+        }
     }
 }
 
@@ -508,6 +602,56 @@ pub(super) mod tests {
         }
         let lat = "dapr_component_output_binding_latencies_count{app_id=\"app\",component=\"b\",namespace=\"ns\",operation=\"create\",success=\"true\"}";
         assert_eq!(sample(&t, lat), 1.0);
+    }
+
+    #[test]
+    fn store_and_start_up_series_merge_as_go() {
+        let m = Metrics::new_in("app", Some("ns"), 2);
+        let d = Duration::from_millis(4);
+        m.shard(0).record_store(Store::State, "s", "get", true, d);
+        m.shard(1).record_store(Store::State, "s", "get", true, d);
+        m.shard(1)
+            .record_store(Store::Secret, "v", "bulk_get", false, d);
+        m.shard(0)
+            .record_store(Store::Configuration, "c", "subscribe", true, d);
+        m.record_component_loaded();
+        m.record_component_initialized("state.redis");
+        m.record_component_init_failed("state.x", REASON_CREATION, "n\"1");
+        let t = m.render();
+        let l =
+            "app_id=\"app\",component=\"s\",namespace=\"ns\",operation=\"get\",success=\"true\"";
+        assert_eq!(
+            sample(&t, &format!("dapr_component_state_count{{{l}}}")),
+            2.0
+        );
+        assert_eq!(
+            sample(
+                &t,
+                &format!("dapr_component_state_latencies_bucket{{{l},le=\"4\"}}")
+            ),
+            2.0
+        );
+        assert_eq!(
+            sample(
+                &t,
+                &format!("dapr_component_state_latencies_bucket{{{l},le=\"3\"}}")
+            ),
+            0.0
+        );
+        assert_eq!(sample(&t, "dapr_component_secret_count{app_id=\"app\",component=\"v\",namespace=\"ns\",operation=\"bulk_get\",success=\"false\"}"), 1.0);
+        assert_eq!(sample(&t, "dapr_component_configuration_latencies_count{app_id=\"app\",component=\"c\",namespace=\"ns\",operation=\"subscribe\",success=\"true\"}"), 1.0);
+        assert_eq!(
+            sample(&t, "dapr_runtime_component_loaded{app_id=\"app\"}"),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                &t,
+                "dapr_runtime_component_init_total{app_id=\"app\",component=\"state.redis\"}"
+            ),
+            1.0
+        );
+        assert_eq!(sample(&t, "dapr_runtime_component_init_fail_total{app_id=\"app\",component=\"state.x\",componentName=\"n\\\"1\",reason=\"creation\"}"), 1.0);
     }
 
     #[test]

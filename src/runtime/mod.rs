@@ -281,6 +281,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
     )?;
 
     let metrics = Metrics::new_in(&opts.app_id, opts.namespace.as_deref(), workers);
+    record_components(&metrics, &factories);
     let api_logging = opts.enable_api_logging.unwrap_or(false);
     let shared = Arc::new(Shared {
         readiness: Readiness::new(workers, opts.app_port.is_some()),
@@ -359,6 +360,27 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         handle.threads.push(thread);
     }
     Ok(handle)
+}
+
+/// The `dapr_runtime_component_*` counters of start-up, as Go's component
+/// processor counts them: each component up is loaded and initialized (by
+/// type); each one skipped for its `ignoreErrors` fails with its reason, then
+/// once more with `init` (Go's processor counts every failure a second time).
+fn record_components(metrics: &Metrics, factories: &Factories) {
+    use crate::components::registry::FailedStage;
+    use crate::metrics::names::{REASON_CREATION, REASON_INIT};
+    for c in &factories.components {
+        metrics.record_component_initialized(&c.kind);
+        metrics.record_component_loaded();
+    }
+    for c in &factories.skipped {
+        let reason = match c.stage {
+            FailedStage::Creation => REASON_CREATION,
+            FailedStage::Init => REASON_INIT,
+        };
+        metrics.record_component_init_failed(&c.kind, reason, &c.name);
+        metrics.record_component_init_failed(&c.kind, REASON_INIT, &c.name);
+    }
 }
 
 /// The name resolver and this sidecar's identity for service invocation.

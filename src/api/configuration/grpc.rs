@@ -138,20 +138,26 @@ pub async fn subscribe(
         metadata: req.metadata,
         drain: ctx.drain.clone(),
     };
-    let id = s
-        .subscribe(sub, Rc::new(StreamUpdates { tx }))
-        .await
-        .map_err(|e| {
-            let e = super::subscribe_error(&keys, &req.store_name, &e)
-                .with_status(500, GrpcCode::InvalidArgument);
-            tracing::debug!("{e}");
-            basic(e)
-        })?;
+    let id = super::subscribe_store(
+        ctx,
+        &req.store_name,
+        &*s,
+        sub,
+        Rc::new(StreamUpdates { tx }),
+    )
+    .await
+    .map_err(|e| {
+        let e = super::subscribe_error(&keys, &req.store_name, &e)
+            .with_status(500, GrpcCode::InvalidArgument);
+        tracing::debug!("{e}");
+        basic(e)
+    })?;
     let stop = ctx.shared.configuration_streams.add(&id);
     // Released however the call ends, dropped mid-way (a deadline) included.
     let _release = Release {
         ctx,
         store: s.clone(),
+        store_name: &req.store_name,
         id: id.clone(),
     };
     let result = async {
@@ -198,6 +204,7 @@ pub async fn subscribe(
 struct Release<'a> {
     ctx: &'a Ctx,
     store: Rc<dyn ConfigurationStoreDyn>,
+    store_name: &'a str,
     id: String,
 }
 
@@ -205,6 +212,6 @@ impl Drop for Release<'_> {
     fn drop(&mut self) {
         self.ctx.shared.configuration_streams.remove(&self.id);
         // Already gone when it was unsubscribed by id over HTTP.
-        let _ = self.store.unsubscribe(&self.id);
+        let _ = super::unsubscribe_store(self.ctx, self.store_name, &*self.store, &self.id);
     }
 }

@@ -58,7 +58,7 @@ pub async fn subscribe_configuration(ctx: &Rc<Ctx>, m: &Match<'_>, req: &Request
         metadata: query_metadata(req),
         drain: ctx.drain.clone(),
     };
-    match store.subscribe(sub, handler).await {
+    match super::subscribe_store(ctx, &name, &*store, sub, handler).await {
         Ok(id) => {
             #[derive(Serialize)]
             struct Subscribed {
@@ -89,7 +89,7 @@ pub async fn unsubscribe_configuration(ctx: &Ctx, m: &Match<'_>) -> Response {
         #[serde(skip_serializing_if = "String::is_empty")]
         message: String,
     }
-    match store.unsubscribe(&id) {
+    match super::unsubscribe_store(ctx, &name, &*store, &id) {
         Ok(()) => Response::json(
             StatusCode::OK,
             crate::api::go_json(&Unsubscribed {

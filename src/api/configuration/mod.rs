@@ -17,6 +17,11 @@
 //! ([`grpc`]); the stream's ids are kept in [`Streams`] so that
 //! `UnsubscribeConfiguration`, which knows only those (Go's compstore), can
 //! end the stream from any worker.
+//!
+//! Each store call (`get`, `subscribe`, `unsubscribe`; a gRPC stream's
+//! end unsubscribes) is counted here as Go's `ConfigurationInvoked`
+//! (`dapr_component_configuration_*`), through [`subscribe_store`] and
+//! [`unsubscribe_store`] for the adapters.
 
 pub mod grpc;
 pub mod http;
@@ -36,9 +41,12 @@ use crate::channel::grpc::GrpcChannel;
 use crate::channel::http::HttpChannel;
 use crate::channel::AppCall;
 use crate::components::configuration::{
-    ConfigurationStoreDyn, GetRequest, Items, UpdateEvent, UpdateHandler,
+    ConfigurationStoreDyn, GetRequest, Items, SubscribeRequest, UpdateEvent, UpdateHandler,
 };
 use crate::components::state::LocalFuture;
+use crate::components::ComponentError;
+use crate::metrics::names::op;
+use crate::metrics::Store;
 use crate::net::shutdown::Latch;
 
 /// Finds a store: none configured → 500 (`FAILED_PRECONDITION`); unknown →
@@ -73,7 +81,12 @@ pub async fn get(
 ) -> Result<Items, ApiError> {
     let s = store(ctx, store_name)?;
     let list = go_list(&keys);
-    s.get(GetRequest { keys, metadata }).await.map_err(|e| {
+    let call = s.get(GetRequest { keys, metadata });
+    let result = ctx
+        .metrics
+        .time_store(Store::Configuration, store_name, op::GET, call)
+        .await;
+    result.map_err(|e| {
         let e = ApiError::new(
             ErrorCode::ConfigurationGet,
             format!("failed to get {list} from Configuration store {store_name}: {e}"),
@@ -81,6 +94,39 @@ pub async fn get(
         tracing::debug!("{e}");
         e
     })
+}
+
+/// Subscribes to `store` (named `store_name`); the call is counted.
+pub async fn subscribe_store(
+    ctx: &Ctx,
+    store_name: &str,
+    store: &dyn ConfigurationStoreDyn,
+    req: SubscribeRequest,
+    handler: Rc<dyn UpdateHandler>,
+) -> Result<String, ComponentError> {
+    let call = store.subscribe(req, handler);
+    ctx.metrics
+        .time_store(Store::Configuration, store_name, op::SUBSCRIBE, call)
+        .await
+}
+
+/// Ends subscription `id` of `store` (named `store_name`); the call is counted.
+pub fn unsubscribe_store(
+    ctx: &Ctx,
+    store_name: &str,
+    store: &dyn ConfigurationStoreDyn,
+    id: &str,
+) -> Result<(), ComponentError> {
+    let started = std::time::Instant::now();
+    let result = store.unsubscribe(id);
+    ctx.metrics.record_store(
+        Store::Configuration,
+        store_name,
+        op::UNSUBSCRIBE,
+        result.is_ok(),
+        started.elapsed(),
+    );
+    result
 }
 
 /// Go's `ErrConfigurationSubscribe` message.

@@ -7,6 +7,8 @@
 //! `secrets.scopes` deny is `ERR_PERMISSION_DENIED` (403); a store failure
 //! (a missing secret included) is `ERR_SECRET_GET` (500). A bulk read is
 //! never denied as a whole: secrets the scope does not allow are left out.
+//! Each store call is counted (`dapr_component_secret_*`, `get` /
+//! `bulk_get`) as Go's `SecretInvoked`; a denied read never reaches it.
 
 pub mod grpc;
 pub mod http;
@@ -19,6 +21,8 @@ use super::Ctx;
 use crate::components::secretstores::{
     BulkGetSecretRequest, BulkSecrets, GetSecretRequest, SecretMap, SecretStoreDyn,
 };
+use crate::metrics::names::op;
+use crate::metrics::Store;
 
 /// Finds a store by name (Go's `secretsValidateRequest`).
 pub fn store(ctx: &Ctx, name: &str) -> Result<Rc<dyn SecretStoreDyn>, ApiError> {
@@ -66,7 +70,12 @@ pub async fn get(
         name: key.to_owned(),
         metadata,
     };
-    s.get(req).await.map_err(|e| {
+    let call = s.get(req);
+    let result = ctx
+        .metrics
+        .time_store(Store::Secret, store_name, op::GET, call)
+        .await;
+    result.map_err(|e| {
         let e = ApiError::new(
             ErrorCode::SecretGet,
             format!("failed getting secret with key {key} from secret store {store_name}: {e}"),
@@ -83,8 +92,10 @@ pub async fn bulk_get(
     metadata: HashMap<String, String>,
 ) -> Result<BulkSecrets, ApiError> {
     let s = store(ctx, store_name)?;
-    let all = s
-        .bulk_get(BulkGetSecretRequest { metadata })
+    let call = s.bulk_get(BulkGetSecretRequest { metadata });
+    let all = ctx
+        .metrics
+        .time_store(Store::Secret, store_name, op::BULK_GET, call)
         .await
         .map_err(|e| {
             let e = ApiError::new(

@@ -6,6 +6,10 @@
 //! custom string); a key containing `||` is refused. Component errors are
 //! mapped to Dapr's codes here: an ETag mismatch is 409/`ABORTED`, a
 //! malformed ETag 400/`INVALID_ARGUMENT`, anything else 500/`INTERNAL`.
+//!
+//! Every call into a store is counted here, once for HTTP and gRPC, as Go's
+//! `StateInvoked` (`dapr_component_state_*`, operation `get`, `set` (a bulk
+//! save too), `delete`, `bulk_get`, `bulk_delete`, `transaction`).
 
 pub mod grpc;
 pub mod http;
@@ -22,6 +26,8 @@ use crate::components::state::{
 };
 use crate::components::{ComponentError, ComponentErrorKind};
 use crate::grpc::status::GrpcCode;
+use crate::metrics::names::op;
+use crate::metrics::Store;
 
 /// The separator between prefix and key.
 pub const KEY_SEPARATOR: &str = "||";
@@ -183,11 +189,12 @@ pub async fn get(
 ) -> Result<Option<StateItem>, ApiError> {
     let s = store(ctx, store_name)?;
     let key_full = full_key(&s, key)?;
-    s.store
-        .get(GetRequest {
-            key: key_full,
-            metadata,
-        })
+    let call = s.store.get(GetRequest {
+        key: key_full,
+        metadata,
+    });
+    ctx.metrics
+        .time_store(Store::State, store_name, op::GET, call)
         .await
         .map_err(|e| {
             ApiError::new(
@@ -204,15 +211,24 @@ pub async fn save(ctx: &Ctx, store_name: &str, items: Vec<SaveItem>) -> Result<(
     for it in items {
         reqs.push(set_request(&s, it)?);
     }
-    match reqs.len() {
-        0 => Ok(()),
-        1 => {
-            let r = reqs.pop().unwrap_or_default();
-            s.store.set(r).await
-        }
-        _ => s.store.bulk_set(reqs).await,
+    // Nothing to save: no store call, nothing counted (as Go).
+    if reqs.is_empty() {
+        return Ok(());
     }
-    .map_err(|e| {
+    let call = async {
+        match reqs.len() {
+            1 => {
+                let r = reqs.pop().unwrap_or_default();
+                s.store.set(r).await
+            }
+            _ => s.store.bulk_set(reqs).await,
+        }
+    };
+    let result = ctx
+        .metrics
+        .time_store(Store::State, store_name, op::SET, call)
+        .await;
+    result.map_err(|e| {
         write_error(
             ErrorCode::StateSave,
             format!("failed saving state in state store {store_name}"),
@@ -247,7 +263,12 @@ pub async fn delete(
         metadata,
         concurrency,
     };
-    s.store.delete(req).await.map_err(|e| {
+    let call = s.store.delete(req);
+    let result = ctx
+        .metrics
+        .time_store(Store::State, store_name, op::DELETE, call)
+        .await;
+    result.map_err(|e| {
         write_error(
             ErrorCode::StateDelete,
             format!("failed deleting state with key {key}"),
@@ -268,15 +289,22 @@ pub async fn bulk_delete(
     for it in items {
         reqs.push(delete_request(&s, it)?);
     }
-    match reqs.len() {
-        0 => Ok(()),
-        1 => {
-            let r = reqs.pop().unwrap_or_default();
-            s.store.delete(r).await
+    // Go calls the store (and counts the call) even with no keys.
+    let call = async {
+        match reqs.len() {
+            0 => Ok(()),
+            1 => {
+                let r = reqs.pop().unwrap_or_default();
+                s.store.delete(r).await
+            }
+            _ => s.store.bulk_delete(reqs).await,
         }
-        _ => s.store.bulk_delete(reqs).await,
-    }
-    .map_err(|e| {
+    };
+    let result = ctx
+        .metrics
+        .time_store(Store::State, store_name, op::BULK_DELETE, call)
+        .await;
+    result.map_err(|e| {
         write_error(
             ErrorCode::StateBulkDelete,
             format!("failed deleting state in state store {store_name}"),
@@ -323,7 +351,18 @@ pub async fn bulk_get(
             metadata: metadata.clone(),
         });
     }
-    let results = s.store.bulk_get(reqs).await;
+    // No keys: no store call, nothing counted (as Go). Per-key errors
+    // travel in the answer; the call itself succeeded.
+    let results = if reqs.is_empty() {
+        Vec::new()
+    } else {
+        let call = async { Ok::<_, ComponentError>(s.store.bulk_get(reqs).await) };
+        let counted = ctx
+            .metrics
+            .time_store(Store::State, store_name, op::BULK_GET, call)
+            .await;
+        counted.unwrap_or_default()
+    };
     Ok(keys
         .into_iter()
         .zip(results)
@@ -361,9 +400,6 @@ pub async fn transact(
         )
         .with_reason("DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED"));
     }
-    if ops.is_empty() {
-        return Ok(());
-    }
     let merge = |mut m: HashMap<String, String>| {
         for (k, v) in &metadata {
             m.entry(k.clone()).or_insert_with(|| v.clone());
@@ -383,7 +419,18 @@ pub async fn transact(
             }
         });
     }
-    s.store.transact(reqs).await.map_err(|e| {
+    // Go calls the store (and counts the call) even with no operations.
+    let call = async {
+        if reqs.is_empty() {
+            return Ok(());
+        }
+        s.store.transact(reqs).await
+    };
+    let result = ctx
+        .metrics
+        .time_store(Store::State, store_name, op::TRANSACTION, call)
+        .await;
+    result.map_err(|e| {
         ApiError::new(
             ErrorCode::StateTransaction,
             format!("error while executing state transaction: {e}"),
