@@ -303,10 +303,20 @@ fn ttl_and_metadata_listing() {
         let kind = store.kind();
         let store = comps.iter().find(|c| c["name"] == "statestore").unwrap();
         assert_eq!(store["type"], kind);
-        assert_eq!(
-            store["capabilities"],
-            serde_json::json!(["ETAG", "TRANSACTIONAL", "TTL", "ACTOR"])
-        );
+        let want = match kind {
+            "state.redis" => {
+                serde_json::json!(["ETAG", "TRANSACTIONAL", "TTL", "KEYS_LIKE", "ACTOR"])
+            }
+            _ => serde_json::json!([
+                "ETAG",
+                "TRANSACTIONAL",
+                "TTL",
+                "DELETE_WITH_PREFIX",
+                "KEYS_LIKE",
+                "ACTOR"
+            ]),
+        };
+        assert_eq!(store["capabilities"], want);
     }
 }
 

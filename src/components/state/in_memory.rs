@@ -157,9 +157,13 @@ fn apply_set(
 
 impl StateStore for InMemoryStore {
     fn features(&self) -> Features {
+        // Go's list; prefix deletes and key listing serve actors and
+        // workflows there, which this sidecar does not host yet.
         Features::ETAG
             .with(Features::TRANSACTIONAL)
             .with(Features::TTL)
+            .with(Features::DELETE_WITH_PREFIX)
+            .with(Features::KEYS_LIKE)
     }
 
     async fn get(&self, req: GetRequest) -> Result<Option<StateItem>, ComponentError> {
