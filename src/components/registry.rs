@@ -180,7 +180,14 @@ fn build_factory(
     metadata: &Metadata,
     app_id: &str,
 ) -> Result<Option<Factory>, RegistryError> {
-    Ok(match (c.kind.as_str(), c.version.as_str()) {
+    // Go looks types and versions up case-insensitively, and serves an
+    // empty version, `v0` and `v1` from the first (here: only) version.
+    let kind = c.kind.to_ascii_lowercase();
+    let version = match c.version.to_ascii_lowercase() {
+        v if v.is_empty() || v == "v0" => "v1".to_owned(),
+        v => v,
+    };
+    Ok(match (kind.as_str(), version.as_str()) {
         ("state.in-memory", "v1") => Some(Factory::InMemoryState(InMemoryFactory::new(metadata))),
         ("state.redis", "v1") => Some(Factory::RedisState(
             RedisStateFactory::new(metadata).map_err(|message| init_error(c, message))?,
@@ -257,7 +264,7 @@ impl Factories {
         let mut out = Factories::default();
         let (secret_stores, others): (Vec<&Component>, Vec<&Component>) = components
             .iter()
-            .partition(|c| c.kind.starts_with("secretstores."));
+            .partition(|c| c.kind.to_ascii_lowercase().starts_with("secretstores."));
         for c in secret_stores.into_iter().chain(others) {
             let result = resolve_metadata(c, &out.components)
                 .and_then(|md| Ok((build_factory(c, &md, app_id)?, md)));
@@ -270,7 +277,7 @@ impl Factories {
                         kind: c.kind.clone(),
                         version: c.version.clone(),
                     };
-                    if is_not_built_yet(&c.kind) {
+                    if is_not_built_yet(&c.kind.to_ascii_lowercase()) {
                         // A block we do not build yet must not stop the sidecar.
                         tracing::warn!(component = %c.name, kind = %c.kind, "{err}; skipped");
                         continue;

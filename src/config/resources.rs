@@ -25,7 +25,8 @@ pub struct Component {
     pub name: String,
     /// `spec.type`, e.g. `state.redis`.
     pub kind: String,
-    /// `spec.version` (`v1` when empty).
+    /// `spec.version` as written (empty when the YAML has none; the
+    /// registry reads empty, `v0` and `v1` alike, as Go does).
     pub version: String,
     /// `spec.ignoreErrors`: an init failure is logged, not fatal.
     pub ignore_errors: bool,
@@ -335,11 +336,7 @@ fn load_text(
         names.insert(name.clone(), file.to_path_buf());
         out.components.push(Component {
             name,
-            version: if doc.spec.version.is_empty() {
-                "v1".into()
-            } else {
-                doc.spec.version
-            },
+            version: doc.spec.version,
             kind: doc.spec.kind,
             ignore_errors: doc.spec.ignore_errors,
             init_timeout: doc.spec.init_timeout,

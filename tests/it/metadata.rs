@@ -127,3 +127,200 @@ fn api_token_guards_everything_but_health() {
     // The fall-through (invocation) path is guarded too.
     assert_eq!(get(d.http, "/orders").status, 401);
 }
+
+/// Writes one component file per `(name, type, version, metadata)`; a
+/// `None` version leaves `spec.version` out.
+/// `(name, type, version, metadata)` of a component file.
+type Spec<'a> = (&'a str, &'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
+
+fn component_files(list: &[Spec<'_>]) -> std::path::PathBuf {
+    let dir = crate::services::temp_dir("daprd-metadata");
+    for (name, kind, version, md) in list {
+        let mut yaml = format!(
+            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: {kind}\n"
+        );
+        if let Some(v) = version {
+            yaml.push_str(&format!("  version: {v}\n"));
+        }
+        yaml.push_str("  metadata:\n");
+        for (k, v) in *md {
+            yaml.push_str(&format!("  - name: {k}\n    value: '{v}'\n"));
+        }
+        if md.is_empty() {
+            yaml.push_str("  - name: unused\n    value: ''\n");
+        }
+        std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+    }
+    dir
+}
+
+/// Components as Go daprd lists them for the same YAML: `version` as
+/// written, `capabilities` from each component's features (+ `ACTOR` for
+/// stores with ETags and transactions, binding directions, nothing for
+/// locks and configuration stores), over HTTP and gRPC alike.
+#[test]
+fn components_report_yaml_versions_and_go_capabilities() {
+    let secrets_dir = crate::services::temp_dir("daprd-metadata-secrets");
+    let secrets_file = secrets_dir.join("secrets.json");
+    std::fs::write(&secrets_file, r#"{"db":{"user":"u"}}"#).unwrap();
+    let secrets_file = secrets_file.display().to_string();
+    let storage = secrets_dir.display().to_string();
+    let redis = crate::services::redis("components_report_yaml_versions_and_go_capabilities");
+    let host = crate::services::REDIS;
+    let storage_md = [("rootPath", storage.as_str())];
+    let mut list: Vec<Spec<'_>> = vec![
+        ("mem", "state.in-memory", None, &[]),
+        ("mixed", "State.In-Memory", Some("V1"), &[]),
+        ("bus", "pubsub.in-memory", Some("v1"), &[]),
+        ("envsecrets", "secretstores.local.env", Some("v1"), &[]),
+        (
+            "ticker",
+            "bindings.cron",
+            Some("v1"),
+            &[("schedule", "@every 1h")],
+        ),
+        ("files", "bindings.localstorage", Some("v1"), &storage_md),
+        ("memlock", "lock.in-memory", Some("v0"), &[]),
+    ];
+    let file_md = [
+        ("secretsFile", secrets_file.as_str()),
+        ("multiValued", "true"),
+    ];
+    list.push((
+        "filesecrets",
+        "secretstores.local.file",
+        Some("v1"),
+        &file_md,
+    ));
+    let redis_md = [("redisHost", host)];
+    if redis {
+        list.extend([
+            ("redisstate", "state.redis", Some("v1"), &redis_md[..]),
+            ("redisbus", "pubsub.redis", Some("v1"), &redis_md[..]),
+            ("redisout", "bindings.redis", Some("v1"), &redis_md[..]),
+            (
+                "redisconfig",
+                "configuration.redis",
+                Some("v1"),
+                &redis_md[..],
+            ),
+        ]);
+    }
+    let dir = component_files(&list).display().to_string();
+    let mut want: Vec<(&str, &str, &str, Vec<&str>)> = vec![
+        (
+            "mem",
+            "state.in-memory",
+            "",
+            vec![
+                "ETAG",
+                "TRANSACTIONAL",
+                "TTL",
+                "DELETE_WITH_PREFIX",
+                "KEYS_LIKE",
+                "ACTOR",
+            ],
+        ),
+        (
+            "mixed",
+            "State.In-Memory",
+            "V1",
+            vec![
+                "ETAG",
+                "TRANSACTIONAL",
+                "TTL",
+                "DELETE_WITH_PREFIX",
+                "KEYS_LIKE",
+                "ACTOR",
+            ],
+        ),
+        ("bus", "pubsub.in-memory", "v1", vec!["SUBSCRIBE_WILDCARDS"]),
+        ("envsecrets", "secretstores.local.env", "v1", vec![]),
+        ("ticker", "bindings.cron", "v1", vec!["INPUT_BINDING"]),
+        (
+            "files",
+            "bindings.localstorage",
+            "v1",
+            vec!["OUTPUT_BINDING"],
+        ),
+        ("memlock", "lock.in-memory", "v0", vec![]),
+        (
+            "filesecrets",
+            "secretstores.local.file",
+            "v1",
+            vec!["MULTIPLE_KEY_VALUES_PER_SECRET"],
+        ),
+    ];
+    if redis {
+        want.extend([
+            (
+                "redisstate",
+                "state.redis",
+                "v1",
+                vec!["ETAG", "TRANSACTIONAL", "TTL", "KEYS_LIKE", "ACTOR"],
+            ),
+            ("redisbus", "pubsub.redis", "v1", vec![]),
+            ("redisout", "bindings.redis", "v1", vec!["OUTPUT_BINDING"]),
+            ("redisconfig", "configuration.redis", "v1", vec![]),
+        ]);
+    }
+    want.sort();
+
+    let (d, grpc) = crate::grpc::start_with_grpc(&["--resources-path", &dir], &[]);
+    // HTTP: Go's JSON omits an empty version and empty capabilities.
+    let v = get(d.http, "/v1.0/metadata").json();
+    let mut http: Vec<(String, String, String, Vec<String>)> = v["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c.get(k).map(|x| x.as_str().unwrap().to_owned());
+            assert!(
+                c.get("capabilities")
+                    .is_none_or(|x| !x.as_array().unwrap().is_empty()),
+                "{c}"
+            );
+            (
+                s("name").unwrap(),
+                s("type").unwrap(),
+                s("version").unwrap_or_default(),
+                c.get("capabilities")
+                    .map(|x| serde_json::from_value(x.clone()).unwrap())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    http.sort();
+    let as_owned =
+        |w: &[(&str, &str, &str, Vec<&str>)]| -> Vec<(String, String, String, Vec<String>)> {
+            w.iter()
+                .map(|(n, t, v, c)| {
+                    (
+                        n.to_string(),
+                        t.to_string(),
+                        v.to_string(),
+                        c.iter().map(|s| s.to_string()).collect(),
+                    )
+                })
+                .collect()
+        };
+    assert_eq!(http, as_owned(&want));
+
+    // gRPC, through the official SDK.
+    let md = crate::grpc::rt().block_on(async {
+        let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
+            format!("http://{grpc}"),
+        )
+        .await
+        .expect("SDK connects");
+        c.get_metadata().await.unwrap()
+    });
+    let mut over_grpc: Vec<(String, String, String, Vec<String>)> = md
+        .registered_components
+        .into_iter()
+        .map(|c| (c.name, c.r#type, c.version, c.capabilities))
+        .collect();
+    over_grpc.sort();
+    assert_eq!(over_grpc, as_owned(&want));
+    let _ = std::fs::remove_dir_all(&secrets_dir);
+}

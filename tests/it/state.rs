@@ -85,7 +85,7 @@ fn save_get_delete_with_etags() {
         assert_eq!(r.json(), serde_json::json!({"id":1,"items":["a"]}));
         // A JSON string is stored with its quotes, as Go does.
         assert_eq!(get(d.http, "/v1.0/state/statestore/name").text(), "\"bob\"");
-        // ETags: the right one wins, a stale one gets 409, a malformed one 400.
+        // ETags: the right one wins, a stale one gets 409.
         let r = request(
             d.http,
             "POST",
@@ -110,7 +110,10 @@ fn save_get_delete_with_etags() {
             &[],
             br#"[{"key":"order","value":3,"etag":"x"}]"#,
         );
-        assert_eq!(r.status, 400);
+        // Go: in-memory ETags are opaque strings (a mismatch); Redis's are
+        // numbers (malformed).
+        let status = if store == Store::Redis { 400 } else { 409 };
+        assert_error(&r, status, "ERR_STATE_SAVE");
         // first-write without an ETag: a key created with first-write is
         // guarded on both stores; Go's Redis script lets first-write
         // overwrite a key that was written last-write, and so does ours.
@@ -300,10 +303,20 @@ fn ttl_and_metadata_listing() {
         let kind = store.kind();
         let store = comps.iter().find(|c| c["name"] == "statestore").unwrap();
         assert_eq!(store["type"], kind);
-        assert_eq!(
-            store["capabilities"],
-            serde_json::json!(["ETAG", "TRANSACTIONAL", "TTL", "ACTOR"])
-        );
+        let want = match kind {
+            "state.redis" => {
+                serde_json::json!(["ETAG", "TRANSACTIONAL", "TTL", "KEYS_LIKE", "ACTOR"])
+            }
+            _ => serde_json::json!([
+                "ETAG",
+                "TRANSACTIONAL",
+                "TTL",
+                "DELETE_WITH_PREFIX",
+                "KEYS_LIKE",
+                "ACTOR"
+            ]),
+        };
+        assert_eq!(store["capabilities"], want);
     }
 }
 
@@ -354,5 +367,140 @@ fn racing_etag_writers_across_workers() {
             .parse()
             .unwrap();
         assert_eq!(version, 1 + wins.load(std::sync::atomic::Ordering::Relaxed));
+    }
+}
+
+/// The component directory and app id a binary-driven test runs `store` with.
+fn binary_args(store: Store) -> (String, String) {
+    match store {
+        Store::InMemory => (resources(), "testapp".to_owned()),
+        Store::Redis => {
+            let dir = services::component_dir("state.redis", &[("redisHost", services::REDIS)]);
+            (dir.display().to_string(), services::unique_app_id("etag"))
+        }
+    }
+}
+
+#[test]
+fn foreign_etags_are_a_mismatch_in_memory_and_invalid_on_redis() {
+    for store in stores("foreign_etags_are_a_mismatch_in_memory_and_invalid_on_redis") {
+        let (dir, app) = binary_args(store);
+        let (d, grpc) =
+            crate::grpc::start_with_grpc(&["--resources-path", &dir, "--app-id", &app], &[]);
+        let save = |etag: &str| {
+            let body = format!(r#"[{{"key":"k","value":1,"etag":"{etag}"}}]"#);
+            request(
+                d.http,
+                "POST",
+                "/v1.0/state/statestore",
+                &[],
+                body.as_bytes(),
+            )
+        };
+        assert_eq!(save("").status, 204);
+        let (status, grpc_code) = match store {
+            Store::InMemory => (409, "Aborted"),
+            Store::Redis => (400, "InvalidArgument"),
+        };
+        // A UUID (what Go's in-memory store hands out) and other strings.
+        for etag in ["c0ffee00-0000-4000-8000-000000000000", "x", "01"] {
+            if store == Store::Redis && etag == "01" {
+                continue; // a number to Go's Redis store: simply stale
+            }
+            assert_error(&save(etag), status, "ERR_STATE_SAVE");
+            let r = request(
+                d.http,
+                "DELETE",
+                "/v1.0/state/statestore/k",
+                &[("if-match", etag)],
+                b"",
+            );
+            // Go's Redis store passes a delete's ETag to its script as
+            // text: a mismatch there too.
+            assert_error(&r, 409, "ERR_STATE_DELETE");
+        }
+        // Nothing was written or deleted.
+        let r = get(d.http, "/v1.0/state/statestore/k");
+        assert_eq!((r.status, r.header("etag")), (200, Some("1")));
+
+        crate::grpc::rt().block_on(async {
+            let mut c = dapr::Client::<dapr::client::TonicClientWithAuth>::connect_with_address(
+                format!("http://{grpc}"),
+            )
+            .await
+            .expect("SDK connects");
+            let etag = || {
+                Some(dapr::client::Etag {
+                    value: "not-a-version".into(),
+                })
+            };
+            let err = c
+                .save_state("statestore", "k", b"2".to_vec(), etag(), None, None)
+                .await
+                .unwrap_err();
+            let text = format!("{err:?}");
+            assert!(text.contains(grpc_code), "{store:?}: {text}");
+            // Nothing was written.
+            let got = c.get_state("statestore", "k", None).await.unwrap();
+            assert_eq!((got.data.as_slice(), got.etag.as_str()), (&b"1"[..], "1"));
+            c.delete_state("statestore", "k", None).await.unwrap();
+            c.save_state("statestore", "k", b"3".to_vec(), None, None, None)
+                .await
+                .unwrap();
+            let got = c.get_state("statestore", "k", None).await.unwrap();
+            assert_eq!(got.data, b"3");
+        });
+    }
+}
+
+#[test]
+fn values_are_stored_as_go_marshals_them() {
+    for store in stores("values_are_stored_as_go_marshals_them") {
+        let d = store.start(DRIVERS[0]);
+        let body = br#"[
+            {"key":"obj","value":{"b": 1, "a": [1, 2]}},
+            {"key":"html","value":"<a href=\"x\">&amp;</a>"},
+            {"key":"num","value":1.50},
+            {"key":"big","value":1E21},
+            {"key":"dup","value":{"k":1,"k":2}},
+            {"key":"plain","value":{"a":{"x":"\u00e9"},"b":[true,null]}}
+        ]"#;
+        let r = request(d.http, "POST", "/v1.0/state/statestore", &[], body);
+        assert_eq!(r.status, 204, "{}", r.text());
+        for (key, want) in [
+            ("obj", r#"{"a":[1,2],"b":1}"#),
+            (
+                "html",
+                r#""\u003ca href=\"x\"\u003e\u0026amp;\u003c/a\u003e""#,
+            ),
+            ("num", "1.5"),
+            ("big", "1e+21"),
+            ("dup", r#"{"k":2}"#),
+            ("plain", "{\"a\":{\"x\":\"é\"},\"b\":[true,null]}"),
+        ] {
+            let r = get(d.http, &format!("/v1.0/state/statestore/{key}"));
+            assert_eq!(r.text(), want, "{store:?} {key}");
+        }
+        // Transactions store values the same way.
+        let tx = br#"{"operations":[{"operation":"upsert","request":{"key":"tx","value":{ "z" : 0.10, "y" : "&" }}}]}"#;
+        let r = request(
+            d.http,
+            "POST",
+            "/v1.0/state/statestore/transaction",
+            &[],
+            tx,
+        );
+        assert_eq!(r.status, 204, "{}", r.text());
+        let r = get(d.http, "/v1.0/state/statestore/tx");
+        assert_eq!(r.text(), r#"{"y":"\u0026","z":0.1}"#, "{store:?}");
+        // A number no float64 holds is refused, as Go's decoder does.
+        let r = request(
+            d.http,
+            "POST",
+            "/v1.0/state/statestore",
+            &[],
+            br#"[{"key":"inf","value":1e400}]"#,
+        );
+        assert_error(&r, 400, "ERR_MALFORMED_REQUEST");
     }
 }

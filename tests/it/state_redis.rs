@@ -57,6 +57,24 @@ fn go_layout_both_ways() {
             ("version".into(), "1".into())
         ]
     );
+    // A value is stored as Go's json.Marshal writes it.
+    let r = request(
+        d.http,
+        "POST",
+        "/v1.0/state/statestore",
+        &[],
+        br#"[{"key":"spaced","value":{"b": 1.0, "a": [1, 2]}}]"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let mut h = plain.hgetall(&format!("{app}||spaced"));
+    h.sort();
+    assert_eq!(
+        h,
+        [
+            ("data".into(), r#"{"a":[1,2],"b":1}"#.into()),
+            ("version".into(), "1".into())
+        ]
+    );
 
     // Written in Go's layout by someone else: read back with its version.
     plain.call(&[

@@ -1,7 +1,7 @@
 //! HTTP adapter for the state API (`/v1.0/state/*`).
 //!
-//! Values arrive as JSON and are stored as the JSON text the client sent
-//! (passed through as raw bytes, not re-encoded); a GET returns the stored
+//! Values arrive as JSON and are stored as Go daprd stores them (re-encoded
+//! by `json.Marshal`; see [`super::value`]); a GET returns the stored
 //! bytes as `application/json` with the ETag in `ETag` and response
 //! metadata as `metadata.<key>` headers, or 204 when the key is missing.
 //! Field names are matched case-insensitively in their common spellings,
@@ -77,7 +77,11 @@ impl ItemJson {
         Ok(SaveItem {
             key,
             value: match self.value {
-                Some(raw) => Bytes::copy_from_slice(raw.get().as_bytes()),
+                Some(raw) => match super::value::go_value(raw.get().as_bytes()) {
+                    Ok(None) => Bytes::copy_from_slice(raw.get().as_bytes()),
+                    Ok(Some(s)) => Bytes::from(s),
+                    Err(e) => return Err(malformed(e)),
+                },
                 None => Bytes::from_static(b"null"),
             },
             etag: self.etag,

@@ -13,6 +13,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod value;
 
 use std::collections::HashMap;
 use std::rc::Rc;

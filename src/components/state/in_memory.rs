@@ -8,7 +8,9 @@
 //! it is atomic without a global lock.
 //!
 //! ETags are per-key versions (`1`, `2`, …), as the Redis store's, so SDK
-//! examples that expect them behave the same on both. TTLs are enforced on
+//! examples that expect them behave the same on both; a given ETag is
+//! compared as an opaque string, as Go's store (UUID ETags) does, so one
+//! that does not match is a mismatch, never "invalid". TTLs are enforced on
 //! read; expired entries are also swept as writes pass by.
 
 use std::collections::hash_map::DefaultHasher;
@@ -96,8 +98,13 @@ pub struct InMemoryStore {
     data: Arc<Data>,
 }
 
-fn parse_etag(etag: &str) -> Result<u64, ComponentError> {
-    etag.parse().map_err(|_| ComponentError::etag_invalid())
+/// Whether `etag` names `version`. ETags are opaque strings, as in Go's
+/// store: anything else (`"01"`, `"abc"`) is a mismatch, never invalid.
+fn etag_is(etag: &str, version: u64) -> bool {
+    etag.len() <= 20
+        && (etag == "0" || !etag.starts_with('0'))
+        && etag.bytes().all(|b| b.is_ascii_digit())
+        && etag.parse::<u64>() == Ok(version)
 }
 
 /// Checks a write's ETag / concurrency against the current entry.
@@ -107,13 +114,10 @@ fn check(
     concurrency: Concurrency,
 ) -> Result<(), ComponentError> {
     match (etag.filter(|e| !e.is_empty()), current) {
-        (Some(e), cur) => {
-            let want = parse_etag(e)?;
-            match cur {
-                Some(c) if c.version == want => Ok(()),
-                _ => Err(ComponentError::etag_mismatch()),
-            }
-        }
+        (Some(e), cur) => match cur {
+            Some(c) if etag_is(e, c.version) => Ok(()),
+            _ => Err(ComponentError::etag_mismatch()),
+        },
         (None, Some(_)) if concurrency == Concurrency::FirstWrite => {
             Err(ComponentError::etag_mismatch())
         }
@@ -153,9 +157,13 @@ fn apply_set(
 
 impl StateStore for InMemoryStore {
     fn features(&self) -> Features {
+        // Go's list; prefix deletes and key listing serve actors and
+        // workflows there, which this sidecar does not host yet.
         Features::ETAG
             .with(Features::TRANSACTIONAL)
             .with(Features::TTL)
+            .with(Features::DELETE_WITH_PREFIX)
+            .with(Features::KEYS_LIKE)
     }
 
     async fn get(&self, req: GetRequest) -> Result<Option<StateItem>, ComponentError> {
@@ -333,7 +341,9 @@ mod tests {
             .set(set("k", "c", Some("not-a-number")))
             .await
             .unwrap_err();
-        assert_eq!(e.kind(), ComponentErrorKind::EtagInvalid);
+        assert_eq!(e.kind(), ComponentErrorKind::EtagMismatch);
+        let e = s.set(set("k", "c", Some("02"))).await.unwrap_err();
+        assert_eq!(e.kind(), ComponentErrorKind::EtagMismatch);
         let mut fw = set("k", "d", None);
         fw.concurrency = Concurrency::FirstWrite;
         assert_eq!(

@@ -31,6 +31,10 @@ impl Features {
     pub const TTL: Features = Features(1 << 2);
     /// The query API.
     pub const QUERY_API: Features = Features(1 << 3);
+    /// Deleting every key under a prefix (used by actors and workflows).
+    pub const DELETE_WITH_PREFIX: Features = Features(1 << 4);
+    /// Listing keys by pattern (used by actors and workflows).
+    pub const KEYS_LIKE: Features = Features(1 << 5);
 
     /// The union of two sets.
     pub const fn with(self, other: Features) -> Features {
@@ -42,15 +46,18 @@ impl Features {
         self.0 & other.0 == other.0
     }
 
-    /// Dapr's capability names, as the metadata API lists them (`ACTOR` when
-    /// the store has both ETags and transactions).
+    /// Dapr's capability names, as the metadata API lists them: in the
+    /// order Go's stores list their features (one order fits them all),
+    /// then `ACTOR` when the store has both ETags and transactions.
     pub fn names(self) -> Vec<String> {
         let mut v = Vec::new();
         for (f, n) in [
             (Self::ETAG, "ETAG"),
             (Self::TRANSACTIONAL, "TRANSACTIONAL"),
-            (Self::QUERY_API, "QUERY_API"),
             (Self::TTL, "TTL"),
+            (Self::QUERY_API, "QUERY_API"),
+            (Self::DELETE_WITH_PREFIX, "DELETE_WITH_PREFIX"),
+            (Self::KEYS_LIKE, "KEYS_LIKE"),
         ] {
             if self.has(f) {
                 v.push(n.to_owned());

@@ -370,9 +370,12 @@ fn reply_error(f: &Frame, key: &str) -> ComponentError {
 
 impl StateStore for RedisStateStore {
     fn features(&self) -> Features {
+        // Go's list for a Redis without RedisJSON (with it, Go adds
+        // QUERY_API; this store has no query support).
         Features::ETAG
             .with(Features::TRANSACTIONAL)
             .with(Features::TTL)
+            .with(Features::KEYS_LIKE)
     }
 
     async fn get(&self, req: GetRequest) -> Result<Option<StateItem>, ComponentError> {
