@@ -28,6 +28,7 @@ mod lock;
 mod metadata;
 mod metrics;
 mod metrics_app_channel;
+mod outbox;
 mod proto_bootstrap;
 mod pubsub;
 mod pubsub_grpc_app;
