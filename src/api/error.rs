@@ -108,6 +108,8 @@ catalogue! {
     PubsubForbidden => ("ERR_PUBSUB_FORBIDDEN", 403, PermissionDenied),
     /// Publishing failed.
     PubsubPublishMessage => ("ERR_PUBSUB_PUBLISH_MESSAGE", 500, Internal),
+    /// The transactional outbox could not publish a transaction's events.
+    PubsubPublishOutbox => ("ERR_PUBLISH_OUTBOX", 500, Internal),
     /// Bad publish metadata (e.g. `rawPayload`).
     PubsubRequestMetadata => ("ERR_PUBSUB_REQUEST_METADATA", 400, InvalidArgument),
     /// The CloudEvent envelope could not be built.

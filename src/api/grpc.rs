@@ -207,7 +207,7 @@ pub async fn call(ctx: &Rc<Ctx>, op: Op, method: &str, call: Call) -> Reply {
         Op::DeleteState => state::grpc::delete_state(ctx, message).await,
         Op::DeleteBulkState => state::grpc::delete_bulk_state(ctx, message).await,
         Op::GetBulkState => state::grpc::get_bulk_state(ctx, message).await,
-        Op::ExecuteStateTransaction => state::grpc::execute_state_transaction(ctx, message).await,
+        Op::ExecuteStateTransaction => state::grpc::execute_state_transaction(ctx, &call).await,
         Op::QueryState => state::grpc::query_state(ctx, message),
         Op::InvokeService => {
             let req = decode(message)?;

@@ -300,6 +300,7 @@ async fn serve(
         pages.reached(Milestone::OutboundReady);
     }
     monoio::spawn(crate::api::pubsub::subscriptions::start_worker(ctx.clone()));
+    monoio::spawn(crate::api::state::outbox::start_worker(ctx.clone()));
     if index == 0 {
         monoio::spawn(app_init(ctx.clone(), pages));
     }
@@ -538,18 +539,23 @@ fn components(shared: &Shared) -> Components {
         );
     }
     for (name, store) in built.state {
-        let strategy = shared
+        let md = shared
             .factories
             .components
             .iter()
             .find(|r| r.name == name)
-            .and_then(|r| r.metadata.get("keyPrefix"));
+            .map(|r| &r.metadata);
+        let strategy = md.and_then(|m| m.get("keyPrefix"));
         let prefix = key_prefix(strategy, &opts.app_id, &name, opts.namespace.as_deref());
+        let outbox = md
+            .and_then(|m| crate::api::state::outbox::Config::from_metadata(&m.0))
+            .map(Rc::new);
         out.state.insert(
             name,
             StoreRef {
                 store,
                 prefix: prefix.map(Into::into),
+                outbox,
             },
         );
     }

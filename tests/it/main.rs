@@ -29,6 +29,7 @@ mod metadata;
 mod metrics;
 mod metrics_app_channel;
 mod metrics_components;
+mod outbox;
 mod proto_bootstrap;
 mod pubsub;
 mod pubsub_grpc_app;

@@ -237,6 +237,49 @@ pub async fn publish(ctx: &Ctx, input: PublishInput) -> Result<(), ApiError> {
     result.map_err(|e| publish_failed(&topic, &input.pubsub, e))
 }
 
+/// Why [`send`] could not hand a message to a broker (Go's publisher
+/// adapter errors, with their texts).
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No such component.
+    #[error("pubsub '{0}' not found")]
+    NotFound(String),
+    /// The component's scoping forbids this app the topic.
+    #[error("topic {topic} is not allowed for app id {app_id}")]
+    Forbidden {
+        /// The topic.
+        topic: String,
+        /// Our app id.
+        app_id: String,
+    },
+    /// The broker refused it.
+    #[error("{0}")]
+    Broker(crate::components::ComponentError),
+}
+
+/// Hands bytes that already are the broker message (no envelope) to a
+/// broker, with the publishing scope checked: the runtime's own publishes
+/// (the transactional outbox), as Go's publisher adapter does them.
+pub async fn send(ctx: &Ctx, pubsub: &str, req: PublishRequest) -> Result<(), SendError> {
+    let b = ctx
+        .components
+        .pubsub
+        .get(pubsub)
+        .ok_or_else(|| SendError::NotFound(pubsub.to_owned()))?;
+    if !b.scopes.can_publish(&req.topic) {
+        return Err(SendError::Forbidden {
+            topic: req.topic,
+            app_id: ctx.shared.opts.app_id.clone(),
+        });
+    }
+    let topic = req.topic.clone();
+    let started = std::time::Instant::now();
+    let result = b.broker.publish(req).await;
+    ctx.metrics
+        .record_pubsub_egress(pubsub, &topic, result.is_ok(), started.elapsed());
+    result.map_err(SendError::Broker)
+}
+
 /// One bulk entry, its event already converted to bytes.
 pub struct BulkEntry {
     /// Caller's id for the entry (unique, non-empty).

@@ -12,7 +12,7 @@ use super::{DeleteItem, SaveItem, TxOp};
 use crate::api::grpc::{decode, encode};
 use crate::api::Ctx;
 use crate::components::state::Concurrency;
-use crate::grpc::server::{Reply, Status};
+use crate::grpc::server::{Call, Reply, Status};
 use crate::grpc::status::GrpcCode;
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::runtime::v1 as pb;
@@ -97,14 +97,20 @@ pub async fn delete_bulk_state(ctx: &Ctx, message: &[u8]) -> Reply {
 }
 
 /// `ExecuteStateTransaction`.
-pub async fn execute_state_transaction(ctx: &Ctx, message: &[u8]) -> Reply {
-    let req: pb::ExecuteStateTransactionRequest = decode(message)?;
+pub async fn execute_state_transaction(ctx: &Ctx, call: &Call) -> Reply {
+    let req: pb::ExecuteStateTransactionRequest = decode(&call.message)?;
     let mut ops = Vec::with_capacity(req.operations.len());
     for op in req.operations {
         let item = save_item(op.request.unwrap_or_default())?;
         ops.push(TxOp::parse(&op.operation_type, item)?);
     }
-    super::transact(ctx, &req.store_name, ops, req.metadata).await?;
+    let (traceparent, tracestate) = crate::channel::trace::context(&call.metadata);
+    let origin = super::outbox::Origin {
+        http: false,
+        traceparent,
+        tracestate,
+    };
+    super::transact(ctx, &req.store_name, ops, req.metadata, &origin).await?;
     Ok(Bytes::new())
 }
 

@@ -260,7 +260,13 @@ pub async fn transaction(ctx: &Ctx, m: &Match<'_>, req: &Request) -> Response {
     for (k, v) in query_metadata(req) {
         md.entry(k).or_insert(v);
     }
-    match super::transact(ctx, &store, ops, md).await {
+    let (traceparent, tracestate) = crate::channel::trace::context(&req.headers);
+    let origin = super::outbox::Origin {
+        http: true,
+        traceparent,
+        tracestate,
+    };
+    match super::transact(ctx, &store, ops, md, &origin).await {
         Ok(()) => Response::no_content(),
         Err(e) => e.into(),
     }

@@ -13,6 +13,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod outbox;
 pub mod value;
 
 use std::collections::HashMap;
@@ -40,6 +41,8 @@ pub struct StoreRef {
     pub store: Rc<dyn StateStoreDyn>,
     /// `Some(prefix)` → keys are stored as `prefix||key`.
     pub prefix: Option<Rc<str>>,
+    /// Its transactional outbox, when configured.
+    pub outbox: Option<Rc<outbox::Config>>,
 }
 
 /// How a store's keys are prefixed (`keyPrefix` metadata).
@@ -153,6 +156,14 @@ pub enum TxOp {
 }
 
 impl TxOp {
+    /// The operation's user key.
+    pub fn key(&self) -> &str {
+        match self {
+            TxOp::Upsert(it) => &it.key,
+            TxOp::Delete(it) => &it.key,
+        }
+    }
+
     /// A transaction operation by its type name (`upsert`, `delete`; the
     /// request's value is ignored for a delete).
     pub fn parse(operation: &str, item: SaveItem) -> Result<TxOp, ApiError> {
@@ -383,11 +394,14 @@ pub async fn bulk_get(
 }
 
 /// Runs a transaction; request metadata is merged into every operation.
+/// On a store with an outbox, its events are published first (see
+/// [`outbox`]) and the markers join the transaction.
 pub async fn transact(
     ctx: &Ctx,
     store_name: &str,
     ops: Vec<TxOp>,
     metadata: HashMap<String, String>,
+    origin: &outbox::Origin,
 ) -> Result<(), ApiError> {
     let s = store(ctx, store_name)?;
     if !s
@@ -401,6 +415,16 @@ pub async fn transact(
         )
         .with_reason("DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED"));
     }
+    let (ops, markers) = match &s.outbox {
+        Some(cfg) => {
+            // Bad keys fail the transaction before anything is published.
+            for op in &ops {
+                full_key(&s, op.key())?;
+            }
+            outbox::publish_internal(ctx, cfg, ops, &metadata, origin).await?
+        }
+        None => (ops, Vec::new()),
+    };
     let merge = |mut m: HashMap<String, String>| {
         for (k, v) in &metadata {
             m.entry(k.clone()).or_insert_with(|| v.clone());
@@ -420,6 +444,7 @@ pub async fn transact(
             }
         });
     }
+    reqs.extend(markers.into_iter().map(outbox::marker_op));
     // Go calls the store (and counts the call) even with no operations.
     let call = async {
         if reqs.is_empty() {

@@ -140,8 +140,13 @@ impl Registry {
 
 /// Which worker consumes a subscription on a networked broker.
 fn owner(sub: &Subscription, workers: usize) -> usize {
+    owner_of(&sub.pubsub, &sub.topic, workers)
+}
+
+/// Which worker consumes `topic` of `pubsub` on a networked broker.
+pub fn owner_of(pubsub: &str, topic: &str, workers: usize) -> usize {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (sub.pubsub.as_str(), sub.topic.as_str()).hash(&mut h);
+    (pubsub, topic).hash(&mut h);
     (h.finish() % workers.max(1) as u64) as usize
 }
 
