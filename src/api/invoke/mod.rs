@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn url_targets_are_found_as_go_finds_them() {
-        let t = |p: &str| url_target(p).map(|(a, b)| (a, b));
+        let t = url_target;
         assert_eq!(
             t("/v1.0/invoke/http://127.0.0.1:80/method/a/b"),
             Some(("http://127.0.0.1:80".into(), "a/b".into()))
