@@ -163,7 +163,15 @@ fn http_endpoint_resource_gets_the_call_with_go_headers_and_streamed_bodies() {
         "--enable-app-health-check",
     ]);
 
-    // Path form, body with a content-length (300 KiB: streamed back).
+    // The local app is gated (the gate is really closed) …
+    let r = request(d.http, "GET", "/v1.0/invoke/testapp/method/m", &[], b"");
+    assert!(
+        r.status == 500 && r.text().contains("app is not in a healthy state"),
+        "{}",
+        r.text()
+    );
+
+    // … the endpoint is not. Path form, body with a content-length (300 KiB: streamed back).
     let body: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
     let r = request(
         d.http,
