@@ -35,6 +35,8 @@ pub struct Ctx {
     pub remotes: crate::channel::sidecar::Remotes,
     /// Our identity headers for calls to the app, validated once.
     pub local_headers: invoke::LocalHeaders,
+    /// This worker's clients of external endpoints (HTTPEndpoints, URLs).
+    pub externals: crate::channel::endpoint::Externals,
 }
 
 /// A worker's components as the API uses them.
@@ -93,6 +95,8 @@ pub struct Shared {
     pub configuration_streams: crate::api::configuration::Streams,
     /// Service invocation of other apps: the name resolver, our identity.
     pub invocation: crate::api::invoke::remote::Invocation,
+    /// HTTPEndpoint resources, by name.
+    pub http_endpoints: crate::channel::endpoint::Endpoints,
     /// When start-up began.
     pub started: Instant,
     /// Whether Go's "dapr initialized" line was logged (once).

@@ -151,7 +151,9 @@ impl Service for HttpApi {
         let path = router::clean_path(head.uri.path());
         match router::find(&head.method, &path) {
             Some(m) => m.route.op == Op::InvokeService,
-            None => head.headers.contains_key(APP_ID_HEADER),
+            // Also a URL as the app id (`/v1.0/invoke/http://…/method/…`),
+            // which the table cannot match.
+            None => head.headers.contains_key(APP_ID_HEADER) || path.starts_with("/v1.0/invoke/"),
         }
     }
 

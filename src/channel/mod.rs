@@ -2,6 +2,7 @@
 //! sidecars ([`sidecar`]).
 
 pub mod app;
+pub mod endpoint;
 pub mod grpc;
 pub mod h2c;
 pub mod health;

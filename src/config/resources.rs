@@ -63,11 +63,36 @@ pub enum MetadataValue {
     },
 }
 
+/// One `HTTPEndpoint` (`dapr.io/v1alpha1`): an external HTTP service
+/// invoked by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpEndpoint {
+    /// `metadata.name`.
+    pub name: String,
+    /// `spec.baseUrl` (`http://` or `https://`, checked at load).
+    pub base_url: String,
+    /// `spec.headers`, set on every request (names as written).
+    pub headers: Vec<MetadataItem>,
+    /// `spec.clientTLS.rootCA`: the only roots server certificates are
+    /// checked against (PEM).
+    pub root_ca: Option<MetadataValue>,
+    /// `spec.clientTLS.certificate`: the client certificate (PEM).
+    pub certificate: Option<MetadataValue>,
+    /// `spec.clientTLS.privateKey`: its key (PEM).
+    pub private_key: Option<MetadataValue>,
+    /// `auth.secretStore`: where `secretKeyRef`s resolve.
+    pub secret_store: Option<String>,
+    /// The file it came from.
+    pub source: PathBuf,
+}
+
 /// Everything loaded from the resource paths.
 #[derive(Clone, Debug, Default)]
 pub struct Resources {
     /// Components, in load order.
     pub components: Vec<Component>,
+    /// HTTPEndpoints, in load order.
+    pub http_endpoints: Vec<HttpEndpoint>,
     /// Other recognised kinds, kept as raw documents for the blocks that use them.
     pub others: Vec<RawResource>,
 }
@@ -243,6 +268,45 @@ struct RawItem {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpEndpointDoc {
+    spec: HttpEndpointSpec,
+    #[serde(default)]
+    auth: Option<Auth>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpEndpointSpec {
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    headers: Option<Vec<RawItem>>,
+    #[serde(default, rename = "clientTLS")]
+    client_tls: Option<ClientTlsDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientTlsDoc {
+    #[serde(default, rename = "rootCA")]
+    root_ca: Option<TlsDocument>,
+    #[serde(default)]
+    certificate: Option<TlsDocument>,
+    #[serde(default)]
+    private_key: Option<TlsDocument>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TlsDocument {
+    #[serde(default)]
+    value: Option<serde_yaml::Value>,
+    #[serde(default)]
+    secret_key_ref: Option<SecretKeyRef>,
+}
+
+#[derive(Deserialize)]
 struct SecretKeyRef {
     name: String,
     #[serde(default)]
@@ -297,6 +361,21 @@ fn load_text(
             tracing::debug!(%name, kind = %header.kind, "resource not scoped to this app; ignored");
             continue;
         }
+        if header.kind == "HTTPEndpoint" {
+            let endpoint = http_endpoint(value, name, file, ctx)?;
+            if let Some(first) = out.http_endpoints.iter().find(|e| e.name == endpoint.name) {
+                return Err(invalid(
+                    "HTTPEndpoint",
+                    Some(&endpoint.name),
+                    format!(
+                        "duplicate HTTPEndpoint name (first defined in {})",
+                        first.source.display()
+                    ),
+                ));
+            }
+            out.http_endpoints.push(endpoint);
+            continue;
+        }
         if header.kind != "Component" {
             out.others.push(RawResource {
                 kind: header.kind,
@@ -346,6 +425,81 @@ fn load_text(
         });
     }
     Ok(())
+}
+
+/// An `HTTPEndpoint` document: `baseUrl` must be an `http://` or
+/// `https://` URL with a host; headers resolve as component metadata.
+fn http_endpoint(
+    value: serde_yaml::Value,
+    name: String,
+    file: &Path,
+    ctx: &LoadContext<'_>,
+) -> Result<HttpEndpoint, LoadError> {
+    let invalid = |reason: String| LoadError::Invalid {
+        path: file.to_path_buf(),
+        kind: "HTTPEndpoint".into(),
+        name: Some(name.clone()),
+        reason,
+    };
+    let doc: HttpEndpointDoc = serde_yaml::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    let base_url = doc.spec.base_url.trim().to_owned();
+    let lower = base_url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        None if base_url.is_empty() => return Err(invalid("spec.baseUrl is required".into())),
+        None => {
+            return Err(invalid(format!(
+                "spec.baseUrl {base_url:?} must start with http:// or https://"
+            )))
+        }
+        Some(r) if r.is_empty() || r.starts_with(['/', '?', '#']) => {
+            return Err(invalid(format!("spec.baseUrl {base_url:?} has no host")))
+        }
+        Some(_) => {}
+    }
+    let mut headers = Vec::new();
+    for item in doc.spec.headers.unwrap_or_default() {
+        let value = resolve_item(&item, ctx).map_err(|r| invalid(format!("spec.headers: {r}")))?;
+        headers.push(MetadataItem {
+            name: item.name,
+            value,
+        });
+    }
+    let tls_value = |d: Option<TlsDocument>, field: &str| -> Result<_, LoadError> {
+        let Some(d) = d else { return Ok(None) };
+        if let Some(r) = d.secret_key_ref.filter(|r| !r.name.is_empty()) {
+            let key = r
+                .key
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| r.name.clone());
+            return Ok(Some(MetadataValue::SecretRef { name: r.name, key }));
+        }
+        match d.value.as_ref().map(scalar_string).transpose() {
+            Ok(v) => Ok(v.map(MetadataValue::Plain)),
+            Err(e) => Err(invalid(format!("spec.clientTLS.{field}: {e}"))),
+        }
+    };
+    let tls = doc.spec.client_tls;
+    let (root_ca, certificate, private_key) = match tls {
+        Some(t) => (
+            tls_value(t.root_ca, "rootCA")?,
+            tls_value(t.certificate, "certificate")?,
+            tls_value(t.private_key, "privateKey")?,
+        ),
+        None => (None, None, None),
+    };
+    Ok(HttpEndpoint {
+        name,
+        base_url,
+        headers,
+        root_ca,
+        certificate,
+        private_key,
+        secret_store: doc.auth.and_then(|a| a.secret_store),
+        source: file.to_path_buf(),
+    })
 }
 
 fn valid_name(name: &str) -> bool {
@@ -589,5 +743,73 @@ metadata:
         let r = load(&[dir], &ctx).unwrap();
         let kinds: Vec<&str> = r.components.iter().map(|c| c.kind.as_str()).collect();
         assert!(kinds.contains(&"state.in-memory"), "{kinds:?}");
+    }
+
+    #[test]
+    fn http_endpoints_parse_and_validate() {
+        let yaml = r#"
+apiVersion: dapr.io/v1alpha1
+kind: HTTPEndpoint
+metadata: {name: ext}
+spec:
+  baseUrl: https://api.example.com/v2
+  headers:
+  - name: X-Plain
+    value: one
+  - name: X-Env
+    envRef: REDIS_PW
+  - name: Authorization
+    secretKeyRef: {name: tokens, key: api}
+  clientTLS:
+    rootCA: {value: "PEM"}
+    certificate: {secretKeyRef: {name: certs}}
+auth: {secretStore: files}
+---
+apiVersion: dapr.io/v1alpha1
+kind: HTTPEndpoint
+metadata: {name: other}
+spec: {baseUrl: "http://x"}
+scopes: [someone-else]
+"#;
+        let r = load_str(yaml, None).unwrap();
+        assert_eq!(r.http_endpoints.len(), 1, "the out-of-scope one is ignored");
+        let e = &r.http_endpoints[0];
+        assert_eq!(e.name, "ext");
+        assert_eq!(e.base_url, "https://api.example.com/v2");
+        assert_eq!(e.headers[0].value, MetadataValue::Plain("one".into()));
+        assert_eq!(e.headers[1].value, MetadataValue::Plain("hunter2".into()));
+        assert_eq!(
+            e.headers[2].value,
+            MetadataValue::SecretRef {
+                name: "tokens".into(),
+                key: "api".into()
+            }
+        );
+        assert_eq!(e.root_ca, Some(MetadataValue::Plain("PEM".into())));
+        assert_eq!(
+            e.certificate,
+            Some(MetadataValue::SecretRef {
+                name: "certs".into(),
+                key: "certs".into()
+            })
+        );
+        assert_eq!(e.private_key, None);
+        assert_eq!(e.secret_store.as_deref(), Some("files"));
+        assert!(r.others.is_empty());
+
+        for (spec, why) in [
+            ("{}", "spec.baseUrl is required"),
+            ("{baseUrl: ftp://x}", "must start with http:// or https://"),
+            ("{baseUrl: 'http:///x'}", "has no host"),
+        ] {
+            let doc = format!(
+                "apiVersion: dapr.io/v1alpha1\nkind: HTTPEndpoint\nmetadata: {{name: bad}}\nspec: {spec}\n"
+            );
+            let err = load_str(&doc, None).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains("\"bad\""), "{err}");
+        }
+        let dup = "apiVersion: dapr.io/v1alpha1\nkind: HTTPEndpoint\nmetadata: {name: d}\nspec: {baseUrl: 'http://a'}\n---\napiVersion: dapr.io/v1alpha1\nkind: HTTPEndpoint\nmetadata: {name: d}\nspec: {baseUrl: 'http://b'}\n";
+        let err = load_str(dup, None).unwrap_err().to_string();
+        assert!(err.contains("duplicate HTTPEndpoint name"), "{err}");
     }
 }

@@ -7,6 +7,9 @@
 //! waits when the receiver falls behind, so memory per stream stays at a
 //! few chunks whatever the body's size.
 
+use std::future::Future;
+use std::io;
+
 use bytes::{Bytes, BytesMut};
 use local_sync::mpsc::bounded;
 use monoio::buf::IoBufMut;
@@ -102,9 +105,29 @@ pub enum Pumped {
     Failed(StreamError),
 }
 
+/// Where a body's bytes are read from: a socket, or a TLS session over one.
+pub trait Source {
+    /// Appends what arrives (at most about `want` bytes) to `buf`; `Ok(0)`
+    /// at the end of the stream.
+    fn fill(&mut self, buf: &mut BytesMut, want: usize) -> impl Future<Output = io::Result<usize>>;
+}
+
+impl<T: AsyncReadRent> Source for T {
+    async fn fill(&mut self, buf: &mut BytesMut, want: usize) -> io::Result<usize> {
+        if buf.capacity() - buf.len() < want / 2 {
+            buf.reserve(want);
+        }
+        let owned = std::mem::take(buf);
+        let (len, cap) = (owned.len(), owned.capacity());
+        let (res, slice) = self.read(owned.slice_mut(len..cap)).await;
+        *buf = slice.into_inner();
+        res
+    }
+}
+
 /// Reads a body framed as `framing` from `io` (after what `buf` already
 /// holds) into `tx`, chunk by chunk. Bytes after the body stay in `buf`.
-pub async fn pump<S: AsyncReadRent>(
+pub async fn pump<S: Source>(
     io: &mut S,
     buf: &mut BytesMut,
     framing: Framing,
@@ -150,23 +173,15 @@ pub async fn pump<S: AsyncReadRent>(
             }
         }
         // 2. read more
-        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-            buf.reserve(READ_CHUNK);
-        }
-        let owned = std::mem::take(buf);
-        let (len, cap) = (owned.len(), owned.capacity());
         if tx.is_closed() {
             return Pumped::Abandoned;
         }
-        match monoio::time::timeout(read_timeout, io.read(owned.slice_mut(len..cap))).await {
-            Ok((res, slice)) => {
-                *buf = slice.into_inner();
-                match res {
-                    Ok(0) if framing == Framing::Close => return Pumped::Done,
-                    Ok(0) | Err(_) => return fail(&tx, StreamError::Closed).await,
-                    Ok(_) => {}
-                }
-            }
+        match monoio::time::timeout(read_timeout, io.fill(buf, READ_CHUNK)).await {
+            Ok(res) => match res {
+                Ok(0) if framing == Framing::Close => return Pumped::Done,
+                Ok(0) | Err(_) => return fail(&tx, StreamError::Closed).await,
+                Ok(_) => {}
+            },
             Err(_) => return fail(&tx, StreamError::Timeout).await,
         }
     }

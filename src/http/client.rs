@@ -8,23 +8,28 @@
 //! on a fresh one when the request can be replayed (its body is in memory).
 //!
 //! The HTTP app channel wraps one for the app; `bindings.http` uses one
-//! per URL authority.
+//! per URL authority; external endpoints (HTTPEndpoint resources, URLs)
+//! one each, speaking TLS for `https://` ([`crate::net::tls`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::buf::IoBuf;
+use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use monoio_codec::{Decoded, Decoder};
 use monoio_http::h1::codec::decoder::ResponseHeadDecoder;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 
-use super::body::{self, BodyStream, Framing, Pumped};
+use super::body::{self, BodyStream, Framing, Pumped, Source};
+use crate::net::tls::{TlsReader, TlsWriter};
 
 /// Idle connections kept per worker.
 const MAX_IDLE: usize = 128;
@@ -33,6 +38,19 @@ const COLLECT_LIMIT: u64 = 64 * 1024;
 const READ_RESERVE: usize = 16 * 1024;
 /// Largest response head accepted from the server.
 const MAX_HEAD: usize = 64 * 1024;
+/// How long a TLS handshake may take (Go's `TLSHandshakeTimeout` for
+/// HTTPEndpoints).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// TLS to the server: the client configuration and the name its
+/// certificate must carry.
+#[derive(Clone)]
+pub struct TlsTarget {
+    /// Roots, protocol versions, client identity.
+    pub config: Arc<ClientConfig>,
+    /// The host of the URL (DNS name or IP address).
+    pub name: ServerName<'static>,
+}
 
 /// A request body.
 pub enum OutBody {
@@ -84,16 +102,44 @@ pub enum ClientError {
     /// The caller's body failed while it was being forwarded.
     #[error("request body: {0}")]
     RequestBody(body::StreamError),
+    /// The TLS handshake failed (Go's texts start with `tls:`).
+    #[error("tls: {0}")]
+    Handshake(String),
+}
+
+/// A connection's transport.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<(TlsReader, TlsWriter)>),
+}
+
+impl Io {
+    async fn write_all<B: IoBuf + AsRef<[u8]>>(&mut self, b: B) -> io::Result<()> {
+        match self {
+            Io::Plain(tcp) => tcp.write_all(b).await.0.map(|_| ()),
+            Io::Tls(tls) => tls.1.write_all(b.as_ref()).await,
+        }
+    }
+}
+
+impl Source for Io {
+    async fn fill(&mut self, buf: &mut BytesMut, want: usize) -> io::Result<usize> {
+        match self {
+            Io::Plain(tcp) => tcp.fill(buf, want).await,
+            Io::Tls(tls) => tls.0.read(buf, want).await,
+        }
+    }
 }
 
 struct Conn {
-    io: TcpStream,
+    io: Io,
     buf: BytesMut,
 }
 
 /// A worker's keep-alive client to one server.
 pub struct Client {
-    addr: SocketAddr,
+    addr: Cell<SocketAddr>,
+    tls: Option<TlsTarget>,
     host: HeaderValue,
     idle: RefCell<Vec<Conn>>,
     max_body: usize,
@@ -118,7 +164,27 @@ impl Client {
         body_timeout: Duration,
     ) -> Rc<Self> {
         Rc::new(Self {
-            addr,
+            addr: Cell::new(addr),
+            tls: None,
+            host,
+            idle: RefCell::new(Vec::new()),
+            max_body,
+            body_timeout,
+        })
+    }
+
+    /// A client of `addr` speaking TLS when `tls` is set, sending `host`
+    /// as the `Host` header.
+    pub fn with_tls(
+        addr: SocketAddr,
+        host: HeaderValue,
+        tls: Option<TlsTarget>,
+        max_body: usize,
+        body_timeout: Duration,
+    ) -> Rc<Self> {
+        Rc::new(Self {
+            addr: Cell::new(addr),
+            tls,
             host,
             idle: RefCell::new(Vec::new()),
             max_body,
@@ -128,7 +194,15 @@ impl Client {
 
     /// The server's address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addr.get()
+    }
+
+    /// Dials `addr` from now on (a name resolved again); idle connections
+    /// to another address are dropped.
+    pub fn set_addr(&self, addr: SocketAddr) {
+        if self.addr.replace(addr) != addr {
+            self.idle.borrow_mut().clear();
+        }
     }
 
     /// One exchange over the pool. Leaves `req.method` and `req.target` in
@@ -162,14 +236,24 @@ impl Client {
     }
 
     async fn dial(&self) -> Result<Conn, ClientError> {
-        let io =
-            TcpStream::connect_addr(self.addr)
-                .await
-                .map_err(|source| ClientError::Connect {
-                    addr: self.addr,
-                    source,
-                })?;
-        let _ = io.set_nodelay(true);
+        let addr = self.addr.get();
+        let tcp = TcpStream::connect_addr(addr)
+            .await
+            .map_err(|source| ClientError::Connect { addr, source })?;
+        let _ = tcp.set_nodelay(true);
+        let io = match &self.tls {
+            None => Io::Plain(tcp),
+            Some(t) => {
+                let session = ClientConnection::new(t.config.clone(), t.name.clone())
+                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                let shake = crate::net::tls::handshake(tcp, session);
+                match monoio::time::timeout(HANDSHAKE_TIMEOUT, shake).await {
+                    Ok(Ok(halves)) => Io::Tls(Box::new(halves)),
+                    Ok(Err(e)) => return Err(ClientError::Handshake(e.to_string())),
+                    Err(_) => return Err(ClientError::Handshake("handshake timeout".into())),
+                }
+            }
+        };
         Ok(Conn {
             io,
             buf: BytesMut::with_capacity(READ_RESERVE),
@@ -323,20 +407,12 @@ fn broken(msg: String) -> Attempt {
     Attempt::Failed(ClientError::Broken(msg))
 }
 
-async fn write<B: monoio::buf::IoBuf>(io: &mut TcpStream, b: B) -> Result<(), Attempt> {
-    let (res, _) = io.write_all(b).await;
-    res.map(|_| ()).map_err(|_| Attempt::Stale)
+async fn write<B: IoBuf + AsRef<[u8]>>(io: &mut Io, b: B) -> Result<(), Attempt> {
+    io.write_all(b).await.map_err(|_| Attempt::Stale)
 }
 
-async fn fill(io: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < READ_RESERVE / 2 {
-        buf.reserve(READ_RESERVE);
-    }
-    let owned = std::mem::take(buf);
-    let (len, cap) = (owned.len(), owned.capacity());
-    let (res, slice) = io.read(owned.slice_mut(len..cap)).await;
-    *buf = slice.into_inner();
-    res
+async fn fill(io: &mut Io, buf: &mut BytesMut) -> io::Result<usize> {
+    io.fill(buf, READ_RESERVE).await
 }
 
 /// How the response body is framed (RFC 9112 §6.3).

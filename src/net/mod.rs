@@ -5,3 +5,4 @@ pub mod host;
 pub mod listener;
 pub mod ports;
 pub mod shutdown;
+pub mod tls;

@@ -100,6 +100,16 @@ pub enum StartupError {
     /// The app protocol needs something not built yet (TLS to the app).
     #[error("--app-protocol {0}: TLS connections to the app are not supported yet (use http, grpc or h2c)")]
     AppProtocol(&'static str),
+    /// An HTTPEndpoint cannot be used (bad header, TLS material, secret).
+    #[error("{file}: HTTPEndpoint {name:?}: {reason}")]
+    HttpEndpoint {
+        /// Source file.
+        file: String,
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A port could not be listened on at all.
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -215,6 +225,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         },
     )?;
     let factories = Arc::new(Factories::build(&resources.components, &opts.app_id)?);
+    let http_endpoints = http_endpoints(&resources.http_endpoints, &factories, opts.mode)?;
     let configuration = configuration::load(&opts.config_paths, &env)?;
     if !configuration.api.is_empty() {
         tracing::info!("API allow/deny lists from the Configuration are in effect");
@@ -299,6 +310,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         ),
         configuration_streams: Default::default(),
         invocation,
+        http_endpoints,
         started,
         initialized_logged: AtomicBool::new(false),
         opts,
@@ -381,6 +393,81 @@ fn record_components(metrics: &Metrics, factories: &Factories) {
         metrics.record_component_init_failed(&c.kind, reason, &c.name);
         metrics.record_component_init_failed(&c.kind, REASON_INIT, &c.name);
     }
+}
+
+/// The HTTPEndpoints, ready to call: every `secretKeyRef` (headers and
+/// `clientTLS`) read through the endpoint's `auth.secretStore` (in
+/// Kubernetes mode `kubernetes` by default, as Go), headers and TLS
+/// material checked. Anything that cannot be used fails start-up naming
+/// the file and the endpoint (Go logs and leaves the value empty).
+fn http_endpoints(
+    endpoints: &[resources::HttpEndpoint],
+    factories: &Factories,
+    mode: crate::config::Mode,
+) -> Result<crate::channel::endpoint::Endpoints, StartupError> {
+    use crate::channel::endpoint::{ClientTls, Endpoint, Endpoints};
+    use crate::components::secretstores::GetSecretRequest;
+    use resources::MetadataValue;
+    let mut out = Vec::with_capacity(endpoints.len());
+    for e in endpoints {
+        let fail = |reason: String| StartupError::HttpEndpoint {
+            file: e.source.display().to_string(),
+            name: e.name.clone(),
+            reason,
+        };
+        let store = match (e.secret_store.as_deref(), mode) {
+            (Some(s), _) if !s.is_empty() => s,
+            (_, crate::config::Mode::Kubernetes) => "kubernetes",
+            _ => "",
+        };
+        let value = |what: &str, v: &MetadataValue| -> Result<String, StartupError> {
+            let (secret, key) = match v {
+                MetadataValue::Plain(p) => return Ok(p.clone()),
+                MetadataValue::SecretRef { name, key } => (name, key),
+            };
+            let why = |reason: String| {
+                fail(format!(
+                    "{what}: cannot resolve secretKeyRef {secret:?} key {key:?} from secret store {store:?}: {reason}"
+                ))
+            };
+            if store.is_empty() {
+                return Err(why("the HTTPEndpoint has no auth.secretStore".into()));
+            }
+            let lookup = factories
+                .components
+                .iter()
+                .filter(|r| r.name == store)
+                .find_map(|r| r.factory.secret_lookup())
+                .ok_or_else(|| why(format!("secret store {store:?} is not loaded")))?;
+            let req = GetSecretRequest {
+                name: secret.clone(),
+                metadata: Default::default(),
+            };
+            let found = lookup.lookup(&req).map_err(|err| why(err.to_string()))?;
+            found
+                .get(key)
+                .cloned()
+                .ok_or_else(|| why(format!("secret {secret:?} has no key {key:?}")))
+        };
+        let mut headers = Vec::with_capacity(e.headers.len());
+        for h in &e.headers {
+            headers.push((
+                h.name.clone(),
+                value(&format!("header {:?}", h.name), &h.value)?,
+            ));
+        }
+        let opt =
+            |what: &str, v: &Option<MetadataValue>| v.as_ref().map(|v| value(what, v)).transpose();
+        let tls = ClientTls {
+            root_ca: opt("clientTLS.rootCA", &e.root_ca)?,
+            certificate: opt("clientTLS.certificate", &e.certificate)?,
+            private_key: opt("clientTLS.privateKey", &e.private_key)?,
+        };
+        let endpoint = Endpoint::new(&e.name, &e.base_url, &headers, &tls).map_err(fail)?;
+        tracing::info!("Found http endpoint: {}", e.name);
+        out.push(endpoint);
+    }
+    Ok(Endpoints::new(out))
 }
 
 /// The name resolver and this sidecar's identity for service invocation.

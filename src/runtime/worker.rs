@@ -206,6 +206,7 @@ async fn serve(
             &shared.invocation.namespace,
             shared.opts.app_api_token.as_deref(),
         ),
+        externals: Default::default(),
     });
     let limits = Rc::new(Limits {
         max_head: shared.opts.read_buffer_size,

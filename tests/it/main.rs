@@ -18,6 +18,7 @@ mod grpc_reflection;
 mod health;
 mod http_server;
 mod invoke;
+mod invoke_external;
 mod invoke_grpc;
 mod invoke_h2c;
 mod invoke_mdns;

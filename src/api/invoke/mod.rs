@@ -11,6 +11,7 @@
 //!
 //! [`AppChannel`]: crate::channel::AppChannel
 
+pub mod external;
 pub mod grpc;
 pub mod internal;
 pub mod internal_server;
@@ -125,8 +126,12 @@ pub fn resolve_target<'t>(ctx: &Ctx, target: &'t str) -> Result<Target<'t>, ApiE
 }
 
 /// Invokes `method` (raw path, without the leading `/`) on app `target`
-/// (`id` or `id.namespace`).
+/// (`id` or `id.namespace`), or on an external endpoint (an HTTPEndpoint's
+/// name, or a URL: [`external`]).
 pub async fn invoke(ctx: &Rc<Ctx>, target: &str, method: &str, req: Request) -> Response {
+    if let Some(ext) = external::lookup(ctx, target) {
+        return external::invoke(ctx, target, ext, method, req).await;
+    }
     let id = match resolve_target(ctx, target) {
         Ok(Target::Local(id)) => id,
         Ok(Target::Remote(r)) => return remote::http_invoke(ctx, target, r, method, req).await,
@@ -193,29 +198,7 @@ impl AppCall for LocalInvoke<'_> {
             body,
         };
         match channel.call(app_req).await {
-            Ok(mut r) => {
-                let content_type = r.headers.remove(header::CONTENT_TYPE);
-                let mut headers = Vec::with_capacity(r.headers.len());
-                let mut last: Option<HeaderName> = None;
-                for (name, value) in r.headers {
-                    // `HeaderMap::into_iter` names only the first of repeated values.
-                    if let Some(n) = name {
-                        last = Some(n);
-                    }
-                    if let Some(n) = &last {
-                        if n != header::DATE {
-                            headers.push((n.clone(), value));
-                        }
-                    }
-                }
-                Response {
-                    status: r.status,
-                    content_type,
-                    headers,
-                    body: r.body,
-                    stream: r.stream,
-                }
-            }
+            Ok(r) => to_response(r),
             Err(e) => invoke_error(id, e).into(),
         }
     }
@@ -223,6 +206,32 @@ impl AppCall for LocalInvoke<'_> {
     /// The request wrapped in an `InvokeRequest` to `OnInvoke`.
     async fn over_grpc(self, channel: &GrpcChannel) -> Response {
         grpc::http_to_grpc_app(self.ctx, channel, self.id, self.method, self.req).await
+    }
+}
+
+/// An HTTP server's answer as the API's response: its status, headers
+/// (minus `Date`, which our server sets) and body as they came.
+pub(crate) fn to_response(mut r: crate::http::client::ClientResponse) -> Response {
+    let content_type = r.headers.remove(header::CONTENT_TYPE);
+    let mut headers = Vec::with_capacity(r.headers.len());
+    let mut last: Option<HeaderName> = None;
+    for (name, value) in r.headers {
+        // `HeaderMap::into_iter` names only the first of repeated values.
+        if let Some(n) = name {
+            last = Some(n);
+        }
+        if let Some(n) = &last {
+            if n != header::DATE {
+                headers.push((n.clone(), value));
+            }
+        }
+    }
+    Response {
+        status: r.status,
+        content_type,
+        headers,
+        body: r.body,
+        stream: r.stream,
     }
 }
 
@@ -236,6 +245,9 @@ pub async fn http_invoke(ctx: &Rc<Ctx>, m: &super::router::Match<'_>, req: Reque
 /// A path that matches no route, with `dapr-app-id`: the path is the method.
 pub async fn header_invoke(ctx: &Rc<Ctx>, path: &str, req: Request) -> Response {
     let Some(id) = req.header_str(APP_ID_HEADER).map(str::to_owned) else {
+        if let Some((id, method)) = url_target(req.uri.path()) {
+            return invoke(ctx, &id, &method, req).await;
+        }
         return ApiError::new(
             ErrorCode::DirectInvoke,
             "failed getting app id either from the URL path or the header dapr-app-id",
@@ -245,4 +257,44 @@ pub async fn header_invoke(ctx: &Rc<Ctx>, path: &str, req: Request) -> Response 
     };
     let method = path.trim_start_matches('/').to_owned();
     invoke(ctx, &id, &method, req).await
+}
+
+/// Go's scan of an invocation path the route table cannot match because
+/// its app id is a URL with `/` in it (`/v1.0/invoke/http://host:port/method/m`):
+/// the id is what precedes the first `/method/` (percent-decoded), the
+/// method what follows (cleaned). `raw` is the path as it came.
+fn url_target(raw: &str) -> Option<(String, String)> {
+    let rest = raw.trim_start_matches('/').strip_prefix("v1.0/")?;
+    let rest = rest.trim_start_matches('/').strip_prefix("invoke/")?;
+    let rest = rest.trim_start_matches('/');
+    let idx = rest.find("/method/").filter(|&i| i > 0)?;
+    let id = percent_encoding::percent_decode_str(&rest[..idx]).decode_utf8_lossy();
+    let method = super::router::clean_path(&rest[idx + "/method/".len()..])
+        .trim_start_matches('/')
+        .to_owned();
+    Some((id.into_owned(), method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_target;
+
+    #[test]
+    fn url_targets_are_found_as_go_finds_them() {
+        let t = url_target;
+        assert_eq!(
+            t("/v1.0/invoke/http://127.0.0.1:80/method/a/b"),
+            Some(("http://127.0.0.1:80".into(), "a/b".into()))
+        );
+        assert_eq!(
+            t("/v1.0/invoke/https://h/v2/method/x/../y"),
+            Some(("https://h/v2".into(), "y".into()))
+        );
+        assert_eq!(
+            t("/v1.0/invoke/http%3A%2F%2Fh%3A1/method/m"),
+            Some(("http://h:1".into(), "m".into()))
+        );
+        assert_eq!(t("/v1.0/invoke/x"), None);
+        assert_eq!(t("/v1.0/state/x/method/y"), None);
+    }
 }

@@ -164,7 +164,7 @@ pub fn snapshot(ctx: &Ctx) -> Snapshot {
                 kind: s.kind,
             })
             .collect(),
-        http_endpoints: Vec::new(),
+        http_endpoints: ctx.shared.http_endpoints.names(),
         app: AppConnectionInfo {
             port: opts.app_port.map_or(0, i32::from),
             protocol: opts.app_protocol.as_str(),
