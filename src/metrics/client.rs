@@ -33,25 +33,25 @@
 //! Latencies are milliseconds, with sub-millisecond precision as in the
 //! other families here (Go truncates to whole milliseconds).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use http::Method;
 use percent_encoding::percent_decode_str;
 
 use super::names::*;
-use super::record::{series, tally, Latency, Shard, Sizes};
+use super::record::{series, tally, Latency, Map, Shard, Sizes};
 use super::render::{counted_latency, escape, header, histogram, pair, size_families};
 
 /// One shard's app channel series.
 #[derive(Default)]
 pub(super) struct ClientData {
     /// path label → per (method, status) HTTP call series.
-    http: HashMap<Box<str>, Vec<HttpCall>>,
+    http: Map<Box<str>, Vec<HttpCall>>,
     http_sets: usize,
     http_received: Sizes,
     /// gRPC method → per status call series.
-    grpc: HashMap<Box<str>, Vec<GrpcCall>>,
+    grpc: Map<Box<str>, Vec<GrpcCall>>,
     grpc_sets: usize,
     http_probes: Vec<Probe<u16>>,
     grpc_probes: Vec<Probe<&'static str>>,

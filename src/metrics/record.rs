@@ -2,9 +2,15 @@
 //! series they fill (fixed-bucket [`Hist`]ograms and the per-worker
 //! hdrhistogram), and [`Metrics`], which holds one shard per worker.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+/// The shards' series maps: keyed by label values the sidecar interns
+/// (route labels, method names, components; at most [`MAX_SERIES`] sets
+/// per family), hashed with foldhash rather than SipHash: a lookup is on
+/// every request, a few times.
+pub(super) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use hdrhistogram::Histogram;
 use http::Method;
@@ -118,32 +124,32 @@ impl Default for Shard {
 
 pub(super) struct ShardData {
     /// path → per (method, status) series.
-    pub(super) http: HashMap<Box<str>, Vec<HttpSeries>>,
+    pub(super) http: Map<Box<str>, Vec<HttpSeries>>,
     pub(super) http_sets: usize,
     /// gRPC method → per code series.
-    pub(super) grpc: HashMap<Box<str>, Vec<GrpcSeries>>,
+    pub(super) grpc: Map<Box<str>, Vec<GrpcSeries>>,
     pub(super) grpc_sets: usize,
-    pub(super) grpc_bytes: HashMap<Box<str>, (Sizes, Sizes)>,
+    pub(super) grpc_bytes: Map<Box<str>, (Sizes, Sizes)>,
     pub(super) req_bytes: Sizes,
     pub(super) resp_bytes: Sizes,
     pub(super) requests: u64,
     pub(super) latency_us: Histogram<u64>,
     /// topic → per (component, outcome) delivery series.
-    pub(super) pubsub_in: HashMap<Box<str>, Vec<TopicSeries>>,
+    pub(super) pubsub_in: Map<Box<str>, Vec<TopicSeries>>,
     pub(super) pubsub_in_sets: usize,
     /// topic → per (component, success) publish series.
-    pub(super) pubsub_out: HashMap<Box<str>, Vec<TopicSeries>>,
+    pub(super) pubsub_out: Map<Box<str>, Vec<TopicSeries>>,
     pub(super) pubsub_out_sets: usize,
     /// operation → per (component, success) output binding series.
-    pub(super) binding_out: HashMap<Box<str>, Vec<TopicSeries>>,
+    pub(super) binding_out: Map<Box<str>, Vec<TopicSeries>>,
     pub(super) binding_out_sets: usize,
     /// `""` → per (component, success) input binding series.
-    pub(super) binding_in: HashMap<Box<str>, Vec<TopicSeries>>,
+    pub(super) binding_in: Map<Box<str>, Vec<TopicSeries>>,
     pub(super) binding_in_sets: usize,
     /// State, secret and configuration store calls, by [`Store`].
     pub(super) stores: [Ops; 3],
     /// Service invocation series (all four counters and the latency).
-    pub(super) invocation: HashMap<InvocationKey, (u64, Latency)>,
+    pub(super) invocation: Map<InvocationKey, (u64, Latency)>,
     /// App channel client and health probe series.
     pub(super) client: client::ClientData,
 }
@@ -161,27 +167,27 @@ pub(super) struct InvocationKey {
 impl Default for ShardData {
     fn default() -> Self {
         Self {
-            http: HashMap::new(),
+            http: Map::default(),
             http_sets: 0,
-            grpc: HashMap::new(),
+            grpc: Map::default(),
             grpc_sets: 0,
-            grpc_bytes: HashMap::new(),
+            grpc_bytes: Map::default(),
             req_bytes: Sizes::default(),
             resp_bytes: Sizes::default(),
             requests: 0,
             // 1 µs … 60 s at 3 significant digits.
             latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)
                 .expect("constant histogram bounds are valid"),
-            pubsub_in: HashMap::new(),
+            pubsub_in: Map::default(),
             pubsub_in_sets: 0,
-            pubsub_out: HashMap::new(),
+            pubsub_out: Map::default(),
             pubsub_out_sets: 0,
-            binding_out: HashMap::new(),
+            binding_out: Map::default(),
             binding_out_sets: 0,
-            binding_in: HashMap::new(),
+            binding_in: Map::default(),
             binding_in_sets: 0,
             stores: Default::default(),
-            invocation: HashMap::new(),
+            invocation: Map::default(),
             client: client::ClientData::default(),
         }
     }
@@ -191,7 +197,7 @@ impl Default for ShardData {
 /// success) series, capped like paths.
 #[derive(Default)]
 pub(super) struct Ops {
-    pub(super) map: HashMap<Box<str>, Vec<TopicSeries>>,
+    pub(super) map: Map<Box<str>, Vec<TopicSeries>>,
     pub(super) sets: usize,
 }
 
@@ -469,7 +475,7 @@ impl Shard {
 
 /// Adds one event to a pub/sub family (keyed by topic, capped like paths).
 fn record_topic(
-    map: &mut HashMap<Box<str>, Vec<TopicSeries>>,
+    map: &mut Map<Box<str>, Vec<TopicSeries>>,
     sets: &mut usize,
     component: &str,
     topic: &str,
@@ -497,7 +503,7 @@ fn record_topic(
 /// family holds [`MAX_SERIES`] label sets) whose remaining labels satisfy
 /// `matches`, created with `make` if absent.
 pub(super) fn series<'a, S>(
-    map: &'a mut HashMap<Box<str>, Vec<S>>,
+    map: &'a mut Map<Box<str>, Vec<S>>,
     sets: &mut usize,
     name: &str,
     matches: impl Fn(&S) -> bool,
