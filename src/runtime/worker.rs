@@ -167,14 +167,18 @@ fn app_channel(
 ) -> Option<AppChannel> {
     let (addr, per_worker) = app_target(shared, &AppChannel::PROTOCOLS)?;
     let opts = &shared.opts;
-    AppChannel::new(
+    let mut channel = AppChannel::new(
         opts.app_protocol,
         addr,
         per_worker,
         opts.max_body_size,
         body_timeout,
         metrics,
-    )
+    )?;
+    if let (AppChannel::Http(h), Some(p)) = (&mut channel, &shared.app_http_pipeline) {
+        h.set_pipeline(p.clone());
+    }
+    Some(channel)
 }
 
 fn pin_to_core(index: usize) {
@@ -386,12 +390,14 @@ where
 
 /// An HTTP/1.1-only connection (public and metrics ports).
 async fn http1<S: Service>(stream: TcpStream, svc: Rc<S>, limits: Rc<Limits>, drain: Drain) {
+    let peer = stream.peer_addr().ok();
     let closed = h1::serve(
         stream,
         BytesMut::with_capacity(8192),
         &limits,
         &*svc,
         &drain,
+        peer,
     )
     .await;
     tracing::trace!(?closed, "connection closed");
@@ -406,17 +412,24 @@ async fn http_or_h2c<S: Service + 'static>(
     h2_limits: Rc<H2Limits>,
     drain: Drain,
 ) {
+    let peer = stream.peer_addr().ok();
     let sniffed = monoio::select! {
         r = detect::sniff(&mut stream, limits.idle_timeout) => r,
         _ = drain.closing() => return,
     };
     match sniffed {
         Ok(Some((Protocol::H1, buf))) => {
-            let closed = h1::serve(stream, buf, &limits, &*svc, &drain).await;
+            let closed = h1::serve(stream, buf, &limits, &*svc, &drain, peer).await;
             tracing::trace!(?closed, "connection closed");
         }
         Ok(Some((Protocol::H2, buf))) => {
             let io = PrefixedReadIo::new(stream, std::io::Cursor::new(buf));
+            // The peer goes into each request (the rate limiter keys on it).
+            let h2 = if peer.is_some() {
+                Rc::new(h2.for_peer(peer))
+            } else {
+                h2
+            };
             crate::http::h2::serve(io, &h2_limits, h2, &drain).await;
         }
         Ok(None) | Err(_) => {}
