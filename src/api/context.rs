@@ -97,6 +97,11 @@ pub struct Shared {
     pub invocation: crate::api::invoke::remote::Invocation,
     /// HTTPEndpoint resources, by name.
     pub http_endpoints: crate::channel::endpoint::Endpoints,
+    /// `spec.httpPipeline`: middleware for calls to the HTTP API (`None`:
+    /// no handlers, nothing to run).
+    pub http_pipeline: Option<Arc<crate::components::middleware::Pipeline>>,
+    /// `spec.appHttpPipeline`: middleware for calls to an HTTP app.
+    pub app_http_pipeline: Option<Arc<crate::components::middleware::Pipeline>>,
     /// When start-up began.
     pub started: Instant,
     /// Whether Go's "dapr initialized" line was logged (once).

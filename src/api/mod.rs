@@ -23,11 +23,14 @@ pub mod secrets;
 pub mod shutdown;
 pub mod state;
 
+use std::borrow::Cow;
+use std::convert::Infallible;
 use std::rc::Rc;
 use std::time::Instant;
 
 use http::{HeaderValue, StatusCode};
 
+use crate::components::middleware::Pipeline;
 use crate::http::h1::Service;
 use crate::http::message::{Rejection, Request, Response};
 pub use context::{Components, Ctx, Shared};
@@ -95,7 +98,16 @@ impl Service for HttpApi {
     /// 3. API token: every route but health needs `dapr-api-token` when `DAPR_API_TOKEN` is set;
     /// 4. handler;
     /// 5. API log line (`--enable-api-logging`), then metrics — both see the final status.
+    ///
+    /// With a Configuration `httpPipeline` (API port only) the order is Go's
+    /// for it: clean the path, API token, the pipeline's middleware (which
+    /// may rewrite the path or answer), then route, handler and log line on
+    /// what the middleware passed on ([`HttpApi::call_through`]); metrics
+    /// see every answer. Without one this is the only check on the path.
     async fn call(&self, req: Request) -> Response {
+        if let (Some(pipeline), Surface::Api) = (&self.ctx.shared.http_pipeline, self.surface) {
+            return self.call_through(pipeline, req).await;
+        }
         let started = Instant::now();
         let method = req.method.clone();
         let req_bytes = req.body.len() as u64;
@@ -164,6 +176,83 @@ impl Service for HttpApi {
 }
 
 impl HttpApi {
+    /// [`Service::call`] with the `httpPipeline` middleware.
+    async fn call_through(&self, pipeline: &Pipeline, mut req: Request) -> Response {
+        let started = Instant::now();
+        let method = req.method.clone();
+        let req_bytes = req.body.len() as u64;
+        // Go cleans the path before any middleware sees it.
+        if let Cow::Owned(clean) = router::clean_path(req.uri.path()) {
+            let target = match req.uri.query() {
+                Some(q) => format!("{clean}?{q}"),
+                None => clean,
+            };
+            if let Ok(uri) = target.parse() {
+                req.uri = uri;
+            }
+        }
+        let health = router::find(&method, req.uri.path())
+            .is_some_and(|m| m.route.op.group() == Some(Group::Healthz));
+        let mut label = String::new();
+        let resp = if !health && !self.token_ok(&req) {
+            invalid_token()
+        } else {
+            let routed = pipeline
+                .run(req, |req| async {
+                    Ok::<_, Infallible>(self.route_after_pipeline(req, started, &mut label).await)
+                })
+                .await;
+            match routed {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            }
+        };
+        self.ctx.metrics.record_http(
+            &method,
+            &label,
+            resp.status.as_u16(),
+            started.elapsed(),
+            req_bytes,
+            resp.body.len() as u64,
+        );
+        resp
+    }
+
+    /// Routing, the handler and the API log line for a request the
+    /// pipeline passed on (the token was checked before it); `label` gets
+    /// the route's metric label.
+    async fn route_after_pipeline(
+        &self,
+        req: Request,
+        started: Instant,
+        label: &mut String,
+    ) -> Response {
+        let method = req.method.clone();
+        let uri = req.uri.clone();
+        let path = router::clean_path(uri.path());
+        let matched =
+            router::find(&method, &path).filter(|m| m.route.allowed(&self.ctx.shared.api_rules));
+        let resp = match &matched {
+            Some(m) => dispatch(&self.ctx, m, req).await,
+            None => invoke::header_invoke(&self.ctx, &path, req).await,
+        };
+        if let Some(m) = &matched {
+            m.metric_label().clone_into(label);
+        }
+        if self.ctx.shared.api_logging {
+            tracing::info!(
+                target: "daprd::api_log",
+                operation = matched.as_ref().map_or("InvokeService", |m| m.route.op.name()),
+                method = %method,
+                path = %path,
+                code = resp.status.as_u16(),
+                duration_ms = started.elapsed().as_secs_f64() * 1e3,
+                "HTTP API Called"
+            );
+        }
+        resp
+    }
+
     fn token_ok(&self, req: &Request) -> bool {
         match &self.ctx.shared.opts.api_token {
             None => true,

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use local_sync::semaphore::Semaphore;
 
+use crate::components::middleware::Pipeline;
 use crate::http::client::{Client, ClientError, ClientRequest, ClientResponse, OutBody};
 use crate::metrics::Shard;
 
@@ -24,6 +25,8 @@ pub struct HttpChannel {
     h2: Option<super::grpc::GrpcChannel>,
     /// Where [`HttpChannel::call`] records `dapr_http_client_*`.
     metrics: OnceCell<Arc<Shard>>,
+    /// `spec.appHttpPipeline`, run around every call but health probes.
+    pipeline: Option<Arc<Pipeline>>,
 }
 
 impl HttpChannel {
@@ -40,6 +43,7 @@ impl HttpChannel {
             limiter: max_concurrency.map(Semaphore::new),
             h2: None,
             metrics: OnceCell::new(),
+            pipeline: None,
         }
     }
 
@@ -61,6 +65,12 @@ impl HttpChannel {
         let _ = self.metrics.set(shard);
     }
 
+    /// Runs `pipeline` (`spec.appHttpPipeline`) around every call made
+    /// with [`HttpChannel::call`].
+    pub fn set_pipeline(&mut self, pipeline: Arc<Pipeline>) {
+        self.pipeline = Some(pipeline);
+    }
+
     /// The shard this channel records into, if any.
     pub fn metrics(&self) -> Option<&Arc<Shard>> {
         self.metrics.get()
@@ -75,7 +85,16 @@ impl HttpChannel {
     /// in `dapr_http_client_*` (from when a concurrency slot is held until
     /// the response head, and a small body, are in; status 500 when the app
     /// did not answer), as Go's channel does for every call.
-    pub async fn call(&self, mut req: ClientRequest) -> Result<ClientResponse, ClientError> {
+    /// With an app pipeline the call goes through its middleware first,
+    /// which may answer it instead of the app.
+    pub async fn call(&self, req: ClientRequest) -> Result<ClientResponse, ClientError> {
+        match &self.pipeline {
+            None => self.call_app(req).await,
+            Some(p) => p.run(req, |req| self.call_app(req)).await,
+        }
+    }
+
+    async fn call_app(&self, mut req: ClientRequest) -> Result<ClientResponse, ClientError> {
         let _permit = self.permit().await?;
         let Some(shard) = self.metrics.get() else {
             return self.dispatch(&mut req).await;

@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod blocking;
 pub mod configuration;
 pub mod lock;
+pub mod middleware;
 pub mod nameresolution;
 pub mod postgres;
 pub mod pubsub;

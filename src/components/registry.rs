@@ -62,6 +62,9 @@ pub enum Factory {
     InMemoryLock(InMemoryLockFactory),
     /// `configuration.redis`
     RedisConfiguration(RedisConfigurationFactory),
+    /// `middleware.http.*`: shared by every worker as it is, and run by the
+    /// pipelines that name it.
+    HttpMiddleware(Arc<crate::components::middleware::Middleware>),
 }
 
 impl Factory {
@@ -232,6 +235,14 @@ fn build_factory(
         ("configuration.redis", "v1") => Some(Factory::RedisConfiguration(
             RedisConfigurationFactory::new(metadata).map_err(|message| init_error(c, message))?,
         )),
+        (kind, "v1") if kind.starts_with("middleware.http.") => {
+            match crate::components::middleware::Middleware::build(kind, metadata) {
+                Some(built) => Some(Factory::HttpMiddleware(Arc::new(
+                    built.map_err(|message| init_error(c, message))?,
+                ))),
+                None => None,
+            }
+        }
         _ => None,
     })
 }
@@ -386,6 +397,7 @@ impl Factories {
                         .configuration
                         .insert(r.name.clone(), Rc::new(f.build()));
                 }
+                Factory::HttpMiddleware(_) => {}
             }
         }
         store
@@ -396,7 +408,6 @@ impl Factories {
 fn is_not_built_yet(kind: &str) -> bool {
     [
         "pubsub.",
-        "middleware.",
         "nameresolution.",
         "crypto.",
         "conversation.",

@@ -49,6 +49,32 @@ struct Spec {
     secrets: Option<SecretsSpec>,
     #[serde(default, rename = "nameResolution")]
     name_resolution: Option<NameResolution>,
+    #[serde(default, rename = "httpPipeline")]
+    http_pipeline: Option<PipelineSpec>,
+    #[serde(default, rename = "appHttpPipeline")]
+    app_http_pipeline: Option<PipelineSpec>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct PipelineSpec {
+    #[serde(default)]
+    handlers: Vec<HandlerSpec>,
+}
+
+/// One `handlers` entry of `spec.httpPipeline` / `spec.appHttpPipeline`:
+/// the middleware component it names (Go's `HandlerSpec`; its `selector`
+/// is not used by Go daprd and is ignored).
+#[derive(Deserialize, Default, Clone, Debug, PartialEq, Eq)]
+pub struct HandlerSpec {
+    /// The component's `metadata.name`.
+    #[serde(default)]
+    pub name: String,
+    /// Its type, `middleware.http.<x>`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// Its version (empty: `v1`).
+    #[serde(default)]
+    pub version: String,
 }
 
 /// `spec.nameResolution`: `{component, version, configuration}` (Go's
@@ -283,6 +309,10 @@ pub struct Configuration {
     pub secret_scopes: SecretScopes,
     /// `spec.nameResolution`.
     pub name_resolution: Option<NameResolution>,
+    /// `spec.httpPipeline.handlers`: middleware for calls to the HTTP API.
+    pub http_pipeline: Vec<HandlerSpec>,
+    /// `spec.appHttpPipeline.handlers`: middleware for calls to the app.
+    pub app_http_pipeline: Vec<HandlerSpec>,
 }
 
 /// Loads and merges `paths` (later files win per section).
@@ -293,6 +323,8 @@ pub fn load(
     let mut api: Option<ApiSpec> = None;
     let mut scopes: Vec<ScopeSpec> = Vec::new();
     let mut name_resolution = None;
+    let mut http_pipeline = Vec::new();
+    let mut app_http_pipeline = Vec::new();
     for path in paths {
         let err = |reason: String| ConfigFileError {
             path: path.clone(),
@@ -316,6 +348,12 @@ pub fn load(
         if let Some(nr) = doc.spec.name_resolution {
             name_resolution = Some(nr);
         }
+        if let Some(p) = doc.spec.http_pipeline {
+            http_pipeline = p.handlers;
+        }
+        if let Some(p) = doc.spec.app_http_pipeline {
+            app_http_pipeline = p.handlers;
+        }
     }
     // Go validates the merged result once; the last file is the one to blame.
     let secret_scopes = SecretScopes::from_spec(&scopes).map_err(|reason| ConfigFileError {
@@ -326,6 +364,8 @@ pub fn load(
         api: api.as_ref().map(ApiRules::from_spec).unwrap_or_default(),
         secret_scopes,
         name_resolution,
+        http_pipeline,
+        app_http_pipeline,
     })
 }
 

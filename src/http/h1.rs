@@ -103,6 +103,7 @@ pub async fn serve<S, Svc>(
     limits: &Limits,
     svc: &Svc,
     drain: &Drain,
+    peer: Option<std::net::SocketAddr>,
 ) -> Closed
 where
     S: AsyncReadRent + AsyncWriteRent,
@@ -185,6 +186,7 @@ where
                 headers: head.headers,
                 body: Bytes::new(),
                 stream: Some(stream),
+                remote: peer,
             };
             let pump = body::pump(
                 &mut io,
@@ -305,6 +307,7 @@ where
             headers: head.headers,
             body,
             stream: None,
+            remote: peer,
         };
         let resp = svc.call(req).await;
 

@@ -151,12 +151,26 @@ pub async fn collect_body(body: &mut RecvStream, max: usize) -> Result<Bytes, Bo
 pub struct HttpOverH2<S> {
     svc: Rc<S>,
     max_body: usize,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<S> HttpOverH2<S> {
     /// Wraps an HTTP service.
     pub fn new(svc: Rc<S>, max_body: usize) -> Self {
-        Self { svc, max_body }
+        Self {
+            svc,
+            max_body,
+            peer: None,
+        }
+    }
+
+    /// The same service for one connection from `peer`.
+    pub fn for_peer(&self, peer: Option<std::net::SocketAddr>) -> Self {
+        Self {
+            svc: self.svc.clone(),
+            max_body: self.max_body,
+            peer,
+        }
     }
 }
 
@@ -172,6 +186,7 @@ impl<S: Service> StreamHandler for HttpOverH2<S> {
                     headers: parts.headers,
                     body: bytes,
                     stream: None,
+                    remote: self.peer,
                 };
                 self.svc.call(req).await
             }

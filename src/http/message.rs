@@ -24,6 +24,8 @@ pub struct Request {
     /// The body as it arrives, for handlers that asked for streaming
     /// ([`super::h1::Service::streams_body`]); `body` is then empty.
     pub stream: Option<BodyStream>,
+    /// The client's address (the connection's peer), when known.
+    pub remote: Option<std::net::SocketAddr>,
 }
 
 impl Request {

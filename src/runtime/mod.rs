@@ -110,6 +110,19 @@ pub enum StartupError {
         /// What is wrong.
         reason: String,
     },
+    /// A Configuration pipeline names a handler that is not a loaded
+    /// middleware component.
+    #[error("{pipeline}: handler {name:?} ({kind}/{version}): no middleware component of that name and type is loaded")]
+    Pipeline {
+        /// `httpPipeline` or `appHttpPipeline`.
+        pipeline: &'static str,
+        /// The handler's name.
+        name: String,
+        /// Its type.
+        kind: String,
+        /// Its version.
+        version: String,
+    },
     /// A port could not be listened on at all.
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -291,6 +304,19 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         &env,
     )?;
 
+    let http_pipeline = pipeline(
+        "httpPipeline",
+        &configuration.http_pipeline,
+        &factories,
+        opts.max_body_size,
+    )?;
+    let app_http_pipeline = pipeline(
+        "appHttpPipeline",
+        &configuration.app_http_pipeline,
+        &factories,
+        opts.max_body_size,
+    )?;
+
     let metrics = Metrics::new_in(&opts.app_id, opts.namespace.as_deref(), workers);
     record_components(&metrics, &factories);
     let api_logging = opts.enable_api_logging.unwrap_or(false);
@@ -311,6 +337,8 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         configuration_streams: Default::default(),
         invocation,
         http_endpoints,
+        http_pipeline,
+        app_http_pipeline,
         started,
         initialized_logged: AtomicBool::new(false),
         opts,
@@ -473,6 +501,59 @@ fn http_endpoints(
 /// The name resolver and this sidecar's identity for service invocation.
 /// The address peers are told is the host's (Go's `GetHostAddress`), or
 /// the internal listen address when that is a loopback one, as Go.
+/// A Configuration pipeline's handlers resolved to the middleware
+/// components they name (`None` when there are none). Go skips a handler
+/// whose component is not loaded; here that fails start-up, naming it, so a
+/// typo does not silently drop an authentication or rate-limit step.
+fn pipeline(
+    which: &'static str,
+    handlers: &[configuration::HandlerSpec],
+    factories: &Factories,
+    max_body: usize,
+) -> Result<Option<Arc<crate::components::middleware::Pipeline>>, StartupError> {
+    use crate::components::registry::Factory;
+    if handlers.is_empty() {
+        return Ok(None);
+    }
+    let version = |v: &str| match v.to_ascii_lowercase() {
+        v if v.is_empty() || v == "v0" => "v1".to_owned(),
+        v => v,
+    };
+    let mut resolved = Vec::with_capacity(handlers.len());
+    for h in handlers {
+        let found = factories.components.iter().find_map(|r| match &r.factory {
+            Factory::HttpMiddleware(m)
+                if r.name == h.name
+                    && r.kind.eq_ignore_ascii_case(&h.kind)
+                    && version(&r.version) == version(&h.version) =>
+            {
+                Some(m.clone())
+            }
+            _ => None,
+        });
+        let Some(m) = found else {
+            return Err(StartupError::Pipeline {
+                pipeline: which,
+                name: h.name.clone(),
+                kind: h.kind.clone(),
+                version: h.version.clone(),
+            });
+        };
+        resolved.push(m);
+    }
+    tracing::info!(
+        "Building pipeline {}",
+        if which == "httpPipeline" {
+            "server"
+        } else {
+            "app"
+        }
+    );
+    Ok(Some(Arc::new(
+        crate::components::middleware::Pipeline::new(resolved, max_body),
+    )))
+}
+
 fn invocation(
     opts: &Options,
     internal_port: u16,

@@ -167,14 +167,18 @@ fn app_channel(
 ) -> Option<AppChannel> {
     let (addr, per_worker) = app_target(shared, &AppChannel::PROTOCOLS)?;
     let opts = &shared.opts;
-    AppChannel::new(
+    let mut channel = AppChannel::new(
         opts.app_protocol,
         addr,
         per_worker,
         opts.max_body_size,
         body_timeout,
         metrics,
-    )
+    )?;
+    if let (AppChannel::Http(h), Some(p)) = (&mut channel, &shared.app_http_pipeline) {
+        h.set_pipeline(p.clone());
+    }
+    Some(channel)
 }
 
 fn pin_to_core(index: usize) {
@@ -236,9 +240,10 @@ async fn serve(
         listening.extend(spawn_accept_loops(
             sockets.http,
             &drain.clone(),
-            move |stream| {
+            move |stream, peer| {
                 http_or_h2c(
                     stream,
+                    peer,
                     api.clone(),
                     api_h2.clone(),
                     limits.clone(),
@@ -255,7 +260,7 @@ async fn serve(
         listening.extend(spawn_accept_loops(
             sockets.grpc,
             &drain.clone(),
-            move |stream| {
+            move |stream, _| {
                 let (grpc, h2_limits, drain) = (grpc.clone(), h2_limits.clone(), drain.clone());
                 async move { crate::http::h2::serve(stream, &h2_limits, grpc, &drain).await }
             },
@@ -271,7 +276,7 @@ async fn serve(
         listening.extend(spawn_accept_loops(
             sockets.internal,
             &drain.clone(),
-            move |stream| {
+            move |stream, _| {
                 let (internal, h2_limits, drain) =
                     (internal.clone(), h2_limits.clone(), drain.clone());
                 async move { crate::http::h2::serve(stream, &h2_limits, internal, &drain).await }
@@ -283,7 +288,7 @@ async fn serve(
         listening.extend(spawn_accept_loops(
             sockets.public,
             &drain.clone(),
-            move |stream| http1(stream, public.clone(), limits.clone(), drain.clone()),
+            move |stream, peer| http1(stream, peer, public.clone(), limits.clone(), drain.clone()),
         ));
     }
     {
@@ -291,7 +296,7 @@ async fn serve(
         listening.extend(spawn_accept_loops(
             sockets.metrics,
             &drain.clone(),
-            move |stream| http1(stream, metrics.clone(), limits.clone(), drain.clone()),
+            move |stream, peer| http1(stream, peer, metrics.clone(), limits.clone(), drain.clone()),
         ));
     }
 
@@ -333,7 +338,7 @@ fn spawn_accept_loops<F, Fut>(
     on_conn: F,
 ) -> Vec<std::net::TcpListener>
 where
-    F: Fn(TcpStream) -> Fut + Clone + 'static,
+    F: Fn(TcpStream, SocketAddr) -> Fut + Clone + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     let mut handles = Vec::with_capacity(sockets.len());
@@ -357,7 +362,7 @@ where
 
 async fn accept_loop<F, Fut>(listener: TcpListener, drain: Drain, on_conn: F)
 where
-    F: Fn(TcpStream) -> Fut,
+    F: Fn(TcpStream, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
     loop {
@@ -366,10 +371,10 @@ where
             _ = drain.closing() => return,
         };
         match accepted {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let guard = drain.track();
-                let conn = on_conn(stream);
+                let conn = on_conn(stream, peer);
                 monoio::spawn(async move {
                     conn.await;
                     drop(guard);
@@ -385,13 +390,20 @@ where
 }
 
 /// An HTTP/1.1-only connection (public and metrics ports).
-async fn http1<S: Service>(stream: TcpStream, svc: Rc<S>, limits: Rc<Limits>, drain: Drain) {
+async fn http1<S: Service>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    svc: Rc<S>,
+    limits: Rc<Limits>,
+    drain: Drain,
+) {
     let closed = h1::serve(
         stream,
         BytesMut::with_capacity(8192),
         &limits,
         &*svc,
         &drain,
+        Some(peer),
     )
     .await;
     tracing::trace!(?closed, "connection closed");
@@ -400,6 +412,7 @@ async fn http1<S: Service>(stream: TcpStream, svc: Rc<S>, limits: Rc<Limits>, dr
 /// The API port: sniff for the h2 preface, then run the matching loop.
 async fn http_or_h2c<S: Service + 'static>(
     mut stream: TcpStream,
+    peer: SocketAddr,
     svc: Rc<S>,
     h2: Rc<HttpOverH2<S>>,
     limits: Rc<Limits>,
@@ -412,11 +425,13 @@ async fn http_or_h2c<S: Service + 'static>(
     };
     match sniffed {
         Ok(Some((Protocol::H1, buf))) => {
-            let closed = h1::serve(stream, buf, &limits, &*svc, &drain).await;
+            let closed = h1::serve(stream, buf, &limits, &*svc, &drain, Some(peer)).await;
             tracing::trace!(?closed, "connection closed");
         }
         Ok(Some((Protocol::H2, buf))) => {
             let io = PrefixedReadIo::new(stream, std::io::Cursor::new(buf));
+            // The peer goes into each request (the rate limiter keys on it).
+            let h2 = Rc::new(h2.for_peer(Some(peer)));
             crate::http::h2::serve(io, &h2_limits, h2, &drain).await;
         }
         Ok(None) | Err(_) => {}

@@ -30,6 +30,7 @@ mod metadata;
 mod metrics;
 mod metrics_app_channel;
 mod metrics_components;
+mod middleware;
 mod outbox;
 mod proto_bootstrap;
 mod pubsub;
