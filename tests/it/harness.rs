@@ -211,6 +211,7 @@ pub fn wait_status(addr: SocketAddr, path: &str, status: u16) {
 pub struct Daprd {
     pub child: Child,
     pub http: SocketAddr,
+    pub grpc: SocketAddr,
     pub metrics: SocketAddr,
 }
 
@@ -269,6 +270,7 @@ impl Daprd {
         let d = Daprd {
             child,
             http: SocketAddr::from(([127, 0, 0, 1], http)),
+            grpc: SocketAddr::from(([127, 0, 0, 1], grpc)),
             metrics: SocketAddr::from(([127, 0, 0, 1], metrics)),
         };
         wait_status(d.http, "/v1.0/healthz/outbound", 204);

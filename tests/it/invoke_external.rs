@@ -3,7 +3,8 @@
 //! client certificate made with the `openssl` command), URLs as the app id
 //! in the path (percent-encoded and not) and in `dapr-app-id`, headers
 //! both ways (the endpoint's, `secretKeyRef` ones included), bodies
-//! streamed both ways, and Go's errors.
+//! streamed both ways, and Go's errors; gRPC `InvokeService` (the
+//! `dapr` crate's client) to an endpoint and to a URL.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -36,8 +37,9 @@ impl Seen {
 }
 
 /// Serves requests on `s` until it closes: each is reported on `tx` and
-/// answered `201` with `x-ext: yes`, `content-type: text/echo` and the
-/// request body echoed back in 16 KiB chunks (chunked).
+/// answered `201` (or `n` for a path ending in `/status/<n>`) with
+/// `x-ext: yes`, `content-type: text/echo` and the request body echoed
+/// back in 16 KiB chunks (chunked).
 fn serve<S: Read + Write>(s: S, tx: &mpsc::Sender<Seen>) {
     let mut r = BufReader::new(s);
     loop {
@@ -79,7 +81,12 @@ fn serve<S: Read + Write>(s: S, tx: &mpsc::Sender<Seen>) {
             body.resize(n.parse().unwrap(), 0);
             r.read_exact(&mut body).unwrap();
         }
-        let mut out = b"HTTP/1.1 201 Created\r\nx-ext: yes\r\ncontent-type: text/echo\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        let path = target.split('?').next().unwrap_or_default();
+        let status = match path.rsplit_once("/status/") {
+            Some((_, n)) => format!("{n} Status"),
+            None => "201 Created".to_owned(),
+        };
+        let mut out = format!("HTTP/1.1 {status}\r\nx-ext: yes\r\ncontent-type: text/echo\r\ntransfer-encoding: chunked\r\n\r\n").into_bytes();
         for c in body.chunks(16 * 1024) {
             out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
             out.extend_from_slice(c);
@@ -481,4 +488,109 @@ fn unusable_http_endpoints_fail_start_up_naming_them() {
         assert!(out.contains(want) && out.contains("bad"), "{out}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+#[test]
+fn grpc_invoke_service_reaches_endpoints_and_urls() {
+    use dapr::dapr::proto::common::v1 as common;
+    use dapr::dapr::proto::runtime::v1 as rt;
+    use rt::dapr_client::DaprClient;
+
+    let (port, rx) = http_server();
+    let down = free_port();
+    let dir = dir_with(&[(
+        "ext.yaml",
+        endpoint(
+            "ext",
+            &format!("  baseUrl: http://127.0.0.1:{port}/api\n"),
+            "  headers:\n  - name: x-token\n    value: abc\n",
+        ),
+    )]);
+    let d = Daprd::start(&["--resources-path", &dir.display().to_string()]);
+    let request = |id: &str, method: &str, ext: Option<(common::http_extension::Verb, &str)>| {
+        let mut r = tonic::Request::new(rt::InvokeServiceRequest {
+            id: id.into(),
+            message: Some(common::InvokeRequest {
+                method: method.into(),
+                data: Some(prost_types::Any {
+                    type_url: String::new(),
+                    value: b"hello".to_vec(),
+                }),
+                content_type: "text/plain".into(),
+                http_extension: ext.map(|(verb, q)| common::HttpExtension {
+                    verb: verb as i32,
+                    querystring: q.into(),
+                }),
+            }),
+        });
+        r.metadata_mut().insert("x-caller", "me".parse().unwrap());
+        r.metadata_mut()
+            .insert("x-token", "caller's".parse().unwrap());
+        r
+    };
+    crate::grpc::rt().block_on(async {
+        let mut c = DaprClient::connect(format!("http://{}", d.grpc))
+            .await
+            .unwrap();
+
+        // An HTTPEndpoint by name: verb and query from `http_extension`,
+        // the caller's metadata as headers, the endpoint's over them.
+        let verb = common::http_extension::Verb::Put;
+        let r = c
+            .invoke_service(request("ext", "orders/1", Some((verb, "a=1&b=2"))))
+            .await
+            .unwrap();
+        let seen = next(&rx);
+        assert_eq!(seen.method, "PUT");
+        assert_eq!(seen.target, "/api/orders/1?a=1&b=2");
+        assert_eq!(seen.body, b"hello");
+        assert_eq!(seen.header("content-type"), Some("text/plain"));
+        assert_eq!(seen.header("x-caller"), Some("me"));
+        assert_eq!(seen.header("x-token"), Some("abc"));
+        assert!(seen.header("traceparent").is_some(), "{seen:?}");
+        for h in ["dapr-app-id", "dapr-caller-app-id", "dapr-callee-app-id", "te"] {
+            assert_eq!(seen.header(h), None, "{h} in {seen:?}");
+        }
+        // The answer as an HTTP app's: headers as metadata (Go prefixes
+        // permanent names), the status in `dapr-http-status`.
+        let md = r.metadata();
+        assert_eq!(md.get("dapr-http-status").unwrap(), "201");
+        assert_eq!(md.get("x-ext").unwrap(), "yes");
+        assert_eq!(md.get("dapr-content-type").unwrap(), "text/echo");
+        let body = r.into_inner();
+        assert_eq!(body.content_type, "text/echo");
+        assert_eq!(body.data.unwrap().value, b"hello");
+
+        // A URL as the id; no `http_extension`: POST, as for HTTP apps. A
+        // non-2xx answer is Go's gRPC error for that status.
+        let url = format!("http://127.0.0.1:{port}");
+        let err = c
+            .invoke_service(request(&url, "/x/status/404", None))
+            .await
+            .unwrap_err();
+        let seen = next(&rx);
+        assert_eq!((seen.method.as_str(), seen.target.as_str()), ("POST", "/x/status/404"));
+        assert_eq!(seen.header("x-token"), Some("caller's"));
+        assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+        assert_eq!(err.message(), "Not Found");
+        assert_eq!(err.metadata().get("dapr-http-status").unwrap(), "404");
+        let err = c
+            .invoke_service(request(&url, "status/503", None))
+            .await
+            .unwrap_err();
+        next(&rx);
+        assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+
+        // Nobody listening: Go's client text.
+        let dead = format!("http://127.0.0.1:{down}");
+        let err = c
+            .invoke_service(request(&dead, "m", None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+        assert_eq!(
+            err.message(),
+            format!("failed to invoke, id: {dead}, err: Post \"{dead}/m\": dial tcp 127.0.0.1:{down}: connect: connection refused")
+        );
+    });
 }

@@ -50,6 +50,29 @@ fn sdk_invokes_an_http_app() {
             .await
             .unwrap_err();
         assert!(format!("{err:?}").contains("Unavailable"), "{err:?}");
+        // The app's headers come back as response metadata, as Go's
+        // (permanent HTTP names with `dapr-`), with `dapr-http-status`.
+        let mut raw = sdk::dapr_client::DaprClient::connect(format!("http://{}", d.grpc()))
+            .await
+            .unwrap();
+        let r = raw
+            .invoke_service(sdk::InvokeServiceRequest {
+                id: "inv".into(),
+                message: Some(InvokeRequest {
+                    method: "echo".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+        let md = r.metadata();
+        assert_eq!(md.get("x-app").unwrap(), "yes", "{md:?}");
+        assert_eq!(md.get("dapr-http-status").unwrap(), "200", "{md:?}");
+        assert!(md.get("dapr-content-type").is_some(), "{md:?}");
+        assert!(
+            md.get("content-type").unwrap() == "application/grpc",
+            "{md:?}"
+        );
         // Another app: no name resolution here.
         let err = c.invoke_service("other", "echo", None).await.unwrap_err();
         assert!(

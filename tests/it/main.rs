@@ -37,6 +37,7 @@ mod pubsub;
 mod pubsub_grpc_app;
 mod pubsub_redis;
 mod pubsub_streaming;
+mod python_sdk;
 mod redis_cluster;
 mod redis_modes;
 mod secrets;

@@ -18,11 +18,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use http::{HeaderMap, Method};
+
 use super::{invoke_error, to_response};
+use crate::api::error::ApiError;
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
 use crate::channel::endpoint::Endpoint;
 use crate::channel::trace::ensure_traceparent;
-use crate::http::client::{strip_hop_by_hop, ClientError, ClientRequest, OutBody};
+use crate::http::client::{strip_hop_by_hop, ClientError, ClientRequest, ClientResponse, OutBody};
 use crate::http::message::{Request, Response};
 
 /// An external target.
@@ -59,20 +62,54 @@ pub async fn invoke(
     method: &str,
     mut req: Request,
 ) -> Response {
-    let by_url;
-    let ep: &Endpoint = match &external {
-        External::Named(e) => {
-            by_url = false;
-            e
-        }
-        External::Url(Ok(e)) => {
-            by_url = true;
-            e
-        }
-        External::Url(Err(e)) => return invoke_error(target, e).into(),
+    let body = match req.stream.take() {
+        Some(s) => OutBody::Stream(s),
+        None => OutBody::Full(std::mem::take(&mut req.body)),
+    };
+    let call = Call {
+        method: req.method.clone(),
+        path: method,
+        query: req.uri.query(),
+        headers: std::mem::take(&mut req.headers),
+        body,
+    };
+    match exchange(ctx, target, &external, call).await {
+        Ok(r) => to_response(r),
+        Err(e) => e.into(),
+    }
+}
+
+/// One request to an external target, as the caller asked for it.
+pub struct Call<'a> {
+    /// The HTTP verb.
+    pub method: Method,
+    /// The invoked method: a raw path, appended to the base URL after `/`.
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The caller's headers (hop-by-hop ones, `dapr-app-id` and
+    /// `dapr-api-token` are dropped here).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: OutBody,
+}
+
+/// The exchange with an external target that the HTTP and gRPC APIs share:
+/// the endpoint's answer as it came, or Go's `ERR_DIRECT_INVOKE` naming
+/// `target`.
+pub async fn exchange(
+    ctx: &Rc<Ctx>,
+    target: &str,
+    external: &External,
+    call: Call<'_>,
+) -> Result<ClientResponse, ApiError> {
+    let (ep, by_url): (&Endpoint, bool) = match external {
+        External::Named(e) => (e, false),
+        External::Url(Ok(e)) => (e, true),
+        External::Url(Err(e)) => return Err(invoke_error(target, e)),
     };
 
-    let mut headers = std::mem::take(&mut req.headers);
+    let mut headers = call.headers;
     strip_hop_by_hop(&mut headers);
     headers.remove(APP_ID_HEADER);
     headers.remove(API_TOKEN_HEADER);
@@ -81,33 +118,26 @@ pub async fn invoke(
     }
     ensure_traceparent(&mut headers);
 
-    let path = ep.target(method.trim_start_matches('/'), req.uri.query());
+    let path = ep.target(call.path.trim_start_matches('/'), call.query);
     let url = ep.url_of(&path);
     // Go's `url.Error` names the verb as `Post`, `Get`, …
-    let verb = req.method.as_str();
+    let verb = call.method.as_str();
     let op = verb
         .get(..1)
         .map(|f| f.to_owned() + &verb[1..].to_ascii_lowercase())
         .unwrap_or_default();
     let fail = |cause: String| invoke_error(target, format!("{op} \"{url}\": {cause}"));
 
-    let client = match ctx
+    let client = ctx
         .externals
         .client(ep, by_url, ctx.shared.opts.max_body_size)
         .await
-    {
-        Ok(c) => c,
-        Err(e) => return fail(e).into(),
-    };
-    let body = match req.stream.take() {
-        Some(s) => OutBody::Stream(s),
-        None => OutBody::Full(std::mem::take(&mut req.body)),
-    };
+        .map_err(fail)?;
     let mut out = ClientRequest {
-        method: req.method.clone(),
+        method: call.method.clone(),
         target: path.clone(),
         headers,
-        body,
+        body: call.body,
     };
     ctx.metrics.record_invocation_sent(&ep.name, "unary");
     let started = Instant::now();
@@ -119,9 +149,9 @@ pub async fn invoke(
                 "unary",
                 started.elapsed(),
             );
-            to_response(r)
+            Ok(r)
         }
-        Err(e) => fail(client_error_text(e)).into(),
+        Err(e) => Err(fail(client_error_text(e))),
     }
 }
 

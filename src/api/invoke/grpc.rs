@@ -3,8 +3,11 @@
 //!
 //! `InvokeService` on an HTTP app becomes an HTTP call (the verb and query
 //! string from `http_extension`, POST when none; body and content type
-//! from the message); a non-2xx answer is a gRPC error with Go's mapping of
-//! HTTP statuses to codes and the body in `ErrorInfo` metadata. On a gRPC
+//! from the message); the answer's headers come back as response metadata;
+//! a non-2xx answer is a gRPC error with Go's mapping of HTTP statuses to
+//! codes and the body in `ErrorInfo` metadata. An HTTPEndpoint name or a
+//! URL as the id makes the same HTTP call to that endpoint, through
+//! [`external::exchange`]. On a gRPC
 //! app the `InvokeRequest` goes to `OnInvoke` as is, and the app's status
 //! comes back unchanged. HTTP invocation of a gRPC app wraps the request in
 //! an `InvokeRequest` the same way and answers the app's data.
@@ -16,14 +19,14 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use prost::Message;
 
-use super::{invoke_error, resolve_target, Target};
+use super::{external, invoke_error, resolve_target, wire, Target};
 use crate::api::{Ctx, API_TOKEN_HEADER, APP_ID_HEADER};
 use crate::channel::grpc::{AppCallError, GrpcChannel};
 use crate::channel::http::HttpChannel;
 use crate::channel::AppCall;
 use crate::grpc::server::Status;
 use crate::grpc::status::GrpcCode;
-use crate::http::client::{strip_hop_by_hop, ClientRequest, OutBody};
+use crate::http::client::{strip_hop_by_hop, ClientRequest, ClientResponse, OutBody};
 use crate::http::message::{Request, Response};
 use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::runtime::v1 as pb;
@@ -153,6 +156,11 @@ pub async fn invoke_service(
     metadata: HeaderMap,
     reply: &std::cell::RefCell<HeaderMap>,
 ) -> Result<Bytes, Status> {
+    // As Go: HTTPEndpoint names and URLs first, before any name resolution.
+    if let Some(ext) = external::lookup(ctx, &req.id) {
+        let message = req.message.unwrap_or_default();
+        return invoke_external(ctx, &req.id, &ext, message, metadata, reply).await;
+    }
     let id = match resolve_target(ctx, &req.id)? {
         Target::Local(id) => id,
         Target::Remote(r) => {
@@ -176,6 +184,111 @@ pub async fn invoke_service(
         reply,
     })
     .await
+}
+
+/// The query string of an `InvokeRequest` (`http_extension.querystring`,
+/// without a leading `?`), when there is one.
+fn message_query(message: &common::InvokeRequest) -> Option<&str> {
+    message
+        .http_extension
+        .as_ref()
+        .map(|e| e.querystring.trim_start_matches('?'))
+        .filter(|q| !q.is_empty())
+}
+
+/// The message's content type as the HTTP request's (Go: none when empty).
+fn set_content_type(headers: &mut HeaderMap, message: &common::InvokeRequest) {
+    headers.remove(header::CONTENT_TYPE);
+    if let Ok(v) = HeaderValue::from_str(&message.content_type) {
+        if !message.content_type.is_empty() {
+            headers.insert(header::CONTENT_TYPE, v);
+        }
+    }
+}
+
+/// The message's data as an HTTP body.
+fn message_data(message: common::InvokeRequest) -> Bytes {
+    message
+        .data
+        .map(|d| Bytes::from(d.value))
+        .unwrap_or_default()
+}
+
+/// Go's reading of an HTTP answer to `InvokeService` (an HTTP app's or
+/// an external endpoint's): its headers as gRPC metadata (Go's
+/// `InternalMetadataToGrpcMetadata`: permanent HTTP names prefixed with
+/// `dapr-`) and `dapr-http-status` in `reply`; a non-2xx status as Go's
+/// gRPC error; else the body and content type as an `InvokeResponse`.
+async fn http_answer(
+    ctx: &Ctx,
+    id: &str,
+    mut resp: ClientResponse,
+    reply: &std::cell::RefCell<HeaderMap>,
+) -> Result<Bytes, Status> {
+    let body = match resp.stream.take() {
+        Some(s) => s
+            .collect(ctx.shared.opts.max_body_size)
+            .await
+            .map_err(|e| Status::from(invoke_error(id, e)))?,
+        None => resp.body,
+    };
+    let status = resp.status.as_u16();
+    {
+        let mut r = reply.borrow_mut();
+        let md = wire::headers_to_metadata(&resp.headers, true);
+        for (k, v) in &wire::metadata_to_grpc(&md) {
+            r.append(k.clone(), v.clone());
+        }
+        // Go sets `dapr-http-status` on every HTTP answer.
+        r.insert("dapr-http-status", HeaderValue::from(status));
+    }
+    if let Some(e) = http_error(status, &body) {
+        return Err(e);
+    }
+    let content_type = resp
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    Ok(common::InvokeResponse {
+        data: Some(prost_types::Any {
+            type_url: String::new(),
+            value: body.to_vec(),
+        }),
+        content_type,
+    }
+    .encode_to_vec()
+    .into())
+}
+
+/// `InvokeService` of an HTTPEndpoint or URL (Go's `invokeHTTPEndpoint`
+/// through its HTTP endpoint channel): the verb and query string from
+/// `http_extension` (POST when none, as for HTTP apps), the caller's
+/// metadata as HTTP headers by Go's rules (`grpc-*` as `dapr-grpc-*`), the
+/// message's content type and data; the answer read as an HTTP app's.
+async fn invoke_external(
+    ctx: &Rc<Ctx>,
+    id: &str,
+    ext: &external::External,
+    message: common::InvokeRequest,
+    metadata: HeaderMap,
+    reply: &std::cell::RefCell<HeaderMap>,
+) -> Result<Bytes, Status> {
+    let mut headers = wire::metadata_to_headers(&wire::headers_to_metadata(&metadata, false));
+    set_content_type(&mut headers, &message);
+    let method = verb_method(message.http_extension.as_ref());
+    let query = message_query(&message).map(str::to_owned);
+    let path = message.method.clone();
+    let call = external::Call {
+        method,
+        path: &path,
+        query: query.as_deref(),
+        headers,
+        body: OutBody::Full(message_data(message)),
+    };
+    let resp = external::exchange(ctx, id, ext, call).await?;
+    http_answer(ctx, id, resp, reply).await
 }
 
 /// `InvokeService` of this sidecar's app: the message, the caller's
@@ -202,65 +315,23 @@ impl AppCall for ServiceInvoke<'_> {
             reply,
         } = self;
         let mut target = format!("/{}", message.method.trim_start_matches('/'));
-        if let Some(q) = message
-            .http_extension
-            .as_ref()
-            .map(|e| e.querystring.as_str())
-            .filter(|q| !q.is_empty())
-        {
+        if let Some(q) = message_query(&message) {
             target.push('?');
-            target.push_str(q.trim_start_matches('?'));
+            target.push_str(q);
         }
         let mut headers = headers;
-        if let Ok(v) = HeaderValue::from_str(&message.content_type) {
-            if !message.content_type.is_empty() {
-                headers.insert(header::CONTENT_TYPE, v);
-            }
-        }
-        let body = message
-            .data
-            .map(|d| Bytes::from(d.value))
-            .unwrap_or_default();
+        set_content_type(&mut headers, &message);
         let app_req = ClientRequest {
             method: verb_method(message.http_extension.as_ref()),
             target,
             headers,
-            body: OutBody::Full(body),
+            body: OutBody::Full(message_data(message)),
         };
-        let mut resp = channel
+        let resp = channel
             .call(app_req)
             .await
             .map_err(|e| Status::from(invoke_error(id, e)))?;
-        let body = match resp.stream.take() {
-            Some(s) => s
-                .collect(ctx.shared.opts.max_body_size)
-                .await
-                .map_err(|e| Status::from(invoke_error(id, e)))?,
-            None => resp.body,
-        };
-        let status = resp.status.as_u16();
-        // Go sets `dapr-http-status` on every answer of an HTTP app.
-        reply
-            .borrow_mut()
-            .insert("dapr-http-status", HeaderValue::from(status));
-        if let Some(e) = http_error(status, &body) {
-            return Err(e);
-        }
-        let content_type = resp
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        Ok(common::InvokeResponse {
-            data: Some(prost_types::Any {
-                type_url: String::new(),
-                value: body.to_vec(),
-            }),
-            content_type,
-        }
-        .encode_to_vec()
-        .into())
+        http_answer(ctx, id, resp, reply).await
     }
 
     /// The message to `OnInvoke` as it is; the app's status unchanged.
