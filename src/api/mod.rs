@@ -28,7 +28,7 @@ use std::convert::Infallible;
 use std::rc::Rc;
 use std::time::Instant;
 
-use http::{HeaderValue, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 
 use crate::components::middleware::Pipeline;
 use crate::http::h1::Service;
@@ -133,17 +133,7 @@ impl Service for HttpApi {
 
         let label = matched.as_ref().map_or("", |m| m.metric_label());
         let elapsed = started.elapsed();
-        if self.ctx.shared.api_logging {
-            tracing::info!(
-                target: "daprd::api_log",
-                operation = matched.as_ref().map_or("InvokeService", |m| m.route.op.name()),
-                method = %method,
-                path = %path,
-                code = resp.status.as_u16(),
-                duration_ms = elapsed.as_secs_f64() * 1e3,
-                "HTTP API Called"
-            );
-        }
+        self.api_log(matched.as_ref(), &method, &path, &resp, elapsed);
         self.ctx.metrics.record_http(
             &method,
             label,
@@ -239,18 +229,30 @@ impl HttpApi {
         if let Some(m) = &matched {
             m.metric_label().clone_into(label);
         }
+        self.api_log(matched.as_ref(), &method, &path, &resp, started.elapsed());
+        resp
+    }
+
+    /// Go's API log line (`--enable-api-logging`), once the answer is known.
+    fn api_log(
+        &self,
+        matched: Option<&Match<'_>>,
+        method: &Method,
+        path: &str,
+        resp: &Response,
+        elapsed: std::time::Duration,
+    ) {
         if self.ctx.shared.api_logging {
             tracing::info!(
                 target: "daprd::api_log",
-                operation = matched.as_ref().map_or("InvokeService", |m| m.route.op.name()),
+                operation = matched.map_or("InvokeService", |m| m.route.op.name()),
                 method = %method,
                 path = %path,
                 code = resp.status.as_u16(),
-                duration_ms = started.elapsed().as_secs_f64() * 1e3,
+                duration_ms = elapsed.as_secs_f64() * 1e3,
                 "HTTP API Called"
             );
         }
-        resp
     }
 
     fn token_ok(&self, req: &Request) -> bool {
