@@ -6,10 +6,12 @@
 # gRPC / HTTP/1.1 is the median of its rounds' ratios; the spread is beside it.
 #
 #   loadtest/grpc_vs_http.sh [BINARY]     # DURATION=8 REPEATS=5 CONNS=16 STREAMS=10
+#   SCENARIOS="GetState PublishEvent" loadtest/grpc_vs_http.sh
 #
 # gRPC: h2c, CONNS connections x STREAMS concurrent streams; HTTP/1.1: CONNS
 # connections, STREAMS requests pipelined on each. Scenarios: GetState,
-# SaveState, PublishEvent (in-memory components, no subscriber) and
+# SaveState, PublishEvent (in-memory components; topic `bench`, which the
+# nginx app does not subscribe to) and
 # InvokeService (GET to an nginx app). Needs h2load, nginx, python3, curl.
 # Prints a markdown table; writes nothing into the checkout.
 set -euo pipefail
@@ -52,7 +54,7 @@ value = b'{"id":1,"item":"book"}'
 msgs = {
     "GetState": field(1, "statestore") + field(2, "order-1"),
     "SaveState": field(1, "statestore") + field(2, field(1, "order-2") + field(2, value)),
-    "PublishEvent": field(1, "pubsub") + field(2, "orders") + field(3, value) + field(4, "application/json"),
+    "PublishEvent": field(1, "pubsub") + field(2, "bench") + field(3, value) + field(4, "application/json"),
     # id, message{method, http_extension{verb: GET}}
     "InvokeService": field(1, "loadtest") + field(3, field(1, "app") + b"\x22\x02\x08\x01"),
 }
@@ -89,12 +91,12 @@ http_run() { # scenario
   case "$1" in
     GetState) h2run --h1 "$base/state/statestore/order-1" ;;
     SaveState) h2run --h1 -d "$WORK/save.json" -H 'content-type: application/json' "$base/state/statestore" ;;
-    PublishEvent) h2run --h1 -d "$WORK/event.json" -H 'content-type: application/json' "$base/publish/pubsub/orders" ;;
+    PublishEvent) h2run --h1 -d "$WORK/event.json" -H 'content-type: application/json' "$base/publish/pubsub/bench" ;;
     InvokeService) h2run --h1 "$base/invoke/loadtest/method/app" ;;
   esac
 }
 
-SCENARIOS="GetState SaveState PublishEvent InvokeService"
+SCENARIOS=${SCENARIOS:-GetState SaveState PublishEvent InvokeService}
 : > "$WORK/rounds"
 for r in $(seq 1 "$REPEATS"); do
   for s in $SCENARIOS; do
