@@ -16,6 +16,9 @@
 //! The two traits are implemented for the API server's request and response
 //! and for the HTTP client's, so one pipeline type serves both directions.
 
+pub mod bearer;
+mod fetch;
+pub mod oauth2clientcredentials;
 pub mod ratelimit;
 pub mod routeralias;
 pub mod routerchecker;
@@ -37,7 +40,9 @@ use crate::http::message::{Request, Response};
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 /// The middleware types this build has (`middleware.http.<x>`, version `v1`).
-pub const TYPES: [&str; 4] = [
+pub const TYPES: [&str; 6] = [
+    "middleware.http.bearer",
+    "middleware.http.oauth2clientcredentials",
     "middleware.http.ratelimit",
     "middleware.http.routeralias",
     "middleware.http.routerchecker",
@@ -46,6 +51,10 @@ pub const TYPES: [&str; 4] = [
 
 /// One middleware component.
 pub enum Middleware {
+    /// `middleware.http.bearer`
+    Bearer(bearer::Bearer),
+    /// `middleware.http.oauth2clientcredentials`
+    OAuth2ClientCredentials(oauth2clientcredentials::ClientCredentials),
     /// `middleware.http.ratelimit`
     RateLimit(ratelimit::RateLimit),
     /// `middleware.http.routeralias`
@@ -61,6 +70,11 @@ impl Middleware {
     /// `None` for a type this build does not have.
     pub fn build(kind: &str, metadata: &Metadata) -> Option<Result<Self, String>> {
         Some(match kind {
+            "middleware.http.bearer" => bearer::Bearer::new(metadata).map(Self::Bearer),
+            "middleware.http.oauth2clientcredentials" => {
+                oauth2clientcredentials::ClientCredentials::new(metadata)
+                    .map(Self::OAuth2ClientCredentials)
+            }
             "middleware.http.ratelimit" => ratelimit::RateLimit::new(metadata).map(Self::RateLimit),
             "middleware.http.routeralias" => {
                 routeralias::RouterAlias::new(metadata).map(Self::RouterAlias)
@@ -82,6 +96,8 @@ impl Middleware {
         max_body: usize,
     ) -> Result<(), Reply> {
         match self {
+            Self::Bearer(m) => m.on_request(req),
+            Self::OAuth2ClientCredentials(m) => m.on_request(req).await,
             Self::RateLimit(m) => m.on_request(req, out),
             Self::RouterAlias(m) => {
                 m.on_request(req);
