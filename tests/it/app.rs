@@ -105,29 +105,14 @@ fn serve(c: TcpStream, handler: Option<Handler>) {
     let mut r = BufReader::with_capacity(64 * 1024, c.try_clone().unwrap());
     let mut w = c;
     loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
+        let Some(crate::harness::RequestHead {
+            method,
+            target,
+            headers,
+        }) = crate::harness::read_request_head(&mut r)
+        else {
             return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or("").to_owned(),
-            parts.next().unwrap_or("").to_owned(),
-        );
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-            }
-        }
+        };
         let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let path = target.split('?').next().unwrap_or("").to_owned();
         let sink = path == "/sink";

@@ -43,26 +43,14 @@ impl Seen {
 fn serve<S: Read + Write>(s: S, tx: &mpsc::Sender<Seen>) {
     let mut r = BufReader::new(s);
     loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
+        let Some(crate::harness::RequestHead {
+            method,
+            target,
+            headers,
+        }) = crate::harness::read_request_head(&mut r)
+        else {
             return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_owned();
-        let target = parts.next().unwrap_or_default().to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (n, v) = h.split_once(':').unwrap();
-            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
+        };
         let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let mut body = Vec::new();
         if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {

@@ -389,32 +389,18 @@ impl Idp {
     }
 
     fn serve(conn: std::net::TcpStream, port: u16, state: &Mutex<IdpState>) {
-        use std::io::{BufRead, BufReader, Read, Write};
+        use std::io::{BufReader, Read, Write};
         let mut r = BufReader::new(conn.try_clone().unwrap());
         let mut w = conn;
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
+        let Some(head) = crate::harness::read_request_head(&mut r) else {
             return;
-        }
-        let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-        let (mut len, mut auth) = (0usize, String::new());
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => len = v.trim().parse().unwrap_or(0),
-                    "authorization" => auth = v.trim().to_owned(),
-                    _ => {}
-                }
-            }
-        }
+        };
+        let target = head.target.clone();
+        let len: usize = head
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let auth = head.header("authorization").unwrap_or_default().to_owned();
         let mut body = vec![0; len];
         r.read_exact(&mut body).unwrap();
         let mut s = state.lock().unwrap();
