@@ -166,13 +166,19 @@ fn start_up_code_pages_are_released_once_serving() {
     let mut milestones: Vec<&str> = released.iter().map(|(m, _)| m.as_str()).collect();
     milestones.sort_unstable();
     assert_eq!(milestones, ["app initialized", "outbound ready"]);
-    // The first release is the one that drops start-up's pages.
-    let [before, after] = released[0].1[..] else {
-        panic!("two RSS figures expected: {released:?}")
-    };
+    // Each release drops what start-up left resident. On a busy machine
+    // the first can overlap the app's initialization on worker 0, which
+    // faults code back in while it is measured (25 -> 15 MB seen in one CI
+    // run, 24 -> 4-7 MB otherwise), so the lowest figure after a release is
+    // compared with the highest before one: without releases neither falls.
+    for (_, kib) in &released {
+        assert_eq!(kib.len(), 2, "two RSS figures expected: {released:?}");
+    }
+    let before = released.iter().map(|(_, k)| k[0]).max().unwrap_or(0);
+    let after = released.iter().map(|(_, k)| k[1]).min().unwrap_or(0);
     assert!(
         after * 2 < before,
-        "RSS {before} KiB -> {after} KiB: less than half should remain"
+        "RSS {before} KiB -> {after} KiB: less than half should remain ({released:?})"
     );
     // Code that ran at start-up runs again: every API still answers.
     assert_eq!(get(d.http, "/v1.0/metadata").status, 200);
