@@ -307,11 +307,8 @@ impl Shard {
         outcome: &'static str,
         latency: Duration,
     ) {
-        let mut s = self.lock();
-        let s = &mut *s;
-        record_topic(
-            &mut s.pubsub_in,
-            &mut s.pubsub_in_sets,
+        self.record_event(
+            |s| (&mut s.pubsub_in, &mut s.pubsub_in_sets),
             component,
             topic,
             outcome,
@@ -327,30 +324,22 @@ impl Shard {
         success: bool,
         latency: Duration,
     ) {
-        let mut s = self.lock();
-        let s = &mut *s;
-        let outcome = if success { "true" } else { "false" };
-        record_topic(
-            &mut s.binding_out,
-            &mut s.binding_out_sets,
+        self.record_event(
+            |s| (&mut s.binding_out, &mut s.binding_out_sets),
             component,
             operation,
-            outcome,
+            success_label(success),
             latency,
         );
     }
 
     /// Records one input binding event delivered to the app.
     pub fn record_input_binding(&self, component: &str, success: bool, latency: Duration) {
-        let mut s = self.lock();
-        let s = &mut *s;
-        let outcome = if success { "true" } else { "false" };
-        record_topic(
-            &mut s.binding_in,
-            &mut s.binding_in_sets,
+        self.record_event(
+            |s| (&mut s.binding_in, &mut s.binding_in_sets),
             component,
             "",
-            outcome,
+            success_label(success),
             latency,
         );
     }
@@ -366,15 +355,14 @@ impl Shard {
         success: bool,
         latency: Duration,
     ) {
-        let mut s = self.lock();
-        let ops = &mut s.stores[store as usize];
-        let outcome = if success { "true" } else { "false" };
-        record_topic(
-            &mut ops.map,
-            &mut ops.sets,
+        self.record_event(
+            |s| {
+                let ops = &mut s.stores[store as usize];
+                (&mut ops.map, &mut ops.sets)
+            },
             component,
             operation,
-            outcome,
+            success_label(success),
             latency,
         );
     }
@@ -459,17 +447,38 @@ impl Shard {
         success: bool,
         latency: Duration,
     ) {
-        let mut s = self.lock();
-        let s = &mut *s;
-        let outcome = if success { "true" } else { "false" };
-        record_topic(
-            &mut s.pubsub_out,
-            &mut s.pubsub_out_sets,
+        self.record_event(
+            |s| (&mut s.pubsub_out, &mut s.pubsub_out_sets),
             component,
             topic,
-            outcome,
+            success_label(success),
             latency,
         );
+    }
+
+    /// Adds one event to the component family `family` picks out of the
+    /// shard: keyed by `label` (a topic, an operation), then component and
+    /// outcome.
+    fn record_event(
+        &self,
+        family: impl FnOnce(&mut ShardData) -> (&mut Map<Box<str>, Vec<TopicSeries>>, &mut usize),
+        component: &str,
+        label: &str,
+        outcome: &'static str,
+        latency: Duration,
+    ) {
+        let mut s = self.lock();
+        let (map, sets) = family(&mut s);
+        record_topic(map, sets, component, label, outcome, latency);
+    }
+}
+
+/// Go's `success` label value.
+fn success_label(success: bool) -> &'static str {
+    if success {
+        "true"
+    } else {
+        "false"
     }
 }
 
