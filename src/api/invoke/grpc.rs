@@ -245,12 +245,7 @@ async fn http_answer(
     if let Some(e) = http_error(status, &body) {
         return Err(e);
     }
-    let content_type = resp
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = super::content_type(&resp.headers);
     Ok(common::InvokeResponse {
         data: Some(prost_types::Any {
             type_url: String::new(),

@@ -195,12 +195,7 @@ impl AppCall for LocalCall<'_> {
         if let Some(n) = len {
             wire::set(&mut md, "Content-Length", itoa::Buffer::new().format(n));
         }
-        let content_type = resp
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let content_type = super::content_type(&resp.headers);
         let head = internals::InternalInvokeResponse {
             status: Some(internals::Status {
                 code: i32::from(resp.status.as_u16()),

@@ -37,6 +37,16 @@ pub(crate) const CALLER: HeaderName = HeaderName::from_static("dapr-caller-app-i
 /// `dapr-callee-app-id`
 pub(crate) const CALLEE: HeaderName = HeaderName::from_static("dapr-callee-app-id");
 
+/// An answer's `Content-Type` as text (empty when absent or not text), as
+/// an `InvokeResponse` carries it.
+pub(crate) fn content_type(headers: &http::HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// This sidecar's identity as header values, validated once per worker
 /// instead of on every call to the app.
 pub struct LocalHeaders {
