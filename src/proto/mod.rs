@@ -25,6 +25,13 @@ pub mod dapr {
                 include!("gen/dapr.proto.internals.v1.rs");
             }
         }
+        /// `dapr.proto.placement.*` (sidecars and the placement service)
+        pub mod placement {
+            /// `dapr.proto.placement.v1`
+            pub mod v1 {
+                include!("gen/dapr.proto.placement.v1.rs");
+            }
+        }
         /// `dapr.proto.runtime.*`
         pub mod runtime {
             /// `dapr.proto.runtime.v1`
