@@ -7,6 +7,7 @@
 //! is the HTTP service the connection loop calls; its [`HttpApi::call`] is
 //! the one place the middleware order is written down.
 
+pub mod actors;
 pub mod bindings;
 pub mod configuration;
 pub mod context;
