@@ -180,14 +180,7 @@ pub(super) fn parse_signed_duration(s: &str) -> Result<(bool, Duration), Duratio
         let mut nanos = whole
             .checked_mul(unit_nanos)
             .ok_or(DurationError::Overflow)?;
-        // Fractions finer than a nanosecond are dropped, as Go does.
-        let frac_digits = &frac_digits[..frac_digits.len().min(20)];
-        if !frac_digits.is_empty() {
-            let frac = frac_digits
-                .parse::<u128>()
-                .map_err(|_| DurationError::Malformed)?;
-            nanos += frac * unit_nanos / 10u128.pow(frac_digits.len() as u32);
-        }
+        nanos += go_fraction_nanos(frac_digits, unit_nanos);
         total = total.checked_add(nanos).ok_or(DurationError::Overflow)?;
         if total > limit {
             return Err(DurationError::Overflow);
@@ -196,6 +189,44 @@ pub(super) fn parse_signed_duration(s: &str) -> Result<(bool, Duration), Duratio
     }
     let nanos = u64::try_from(total).map_err(|_| DurationError::Overflow)?;
     Ok((negative, Duration::from_nanos(nanos)))
+}
+
+/// Parses a Go duration (`time.ParseDuration`) into signed nanoseconds, Go's
+/// `time.Duration`: negative values are allowed, down to -2^63 ns.
+pub fn parse_go_duration_nanos(s: &str) -> Result<i64, DurationError> {
+    let (negative, d) = parse_signed_duration(s)?;
+    let nanos = i128::try_from(d.as_nanos()).map_err(|_| DurationError::Overflow)?;
+    i64::try_from(if negative { -nanos } else { nanos }).map_err(|_| DurationError::Overflow)
+}
+
+/// The nanoseconds of a fraction `.digits` of `unit_nanos`, rounded as Go's
+/// `time.ParseDuration` rounds them: the digits that fit in 63 bits (the rest
+/// ignored) as `f`, then `uint64(float64(f) * (float64(unit) / 10^kept))`.
+/// Truncating towards zero drops anything finer than a nanosecond; the float
+/// step can differ by 1 ns from exact arithmetic (`0.03337410780500h`).
+fn go_fraction_nanos(digits: &str, unit_nanos: u128) -> u128 {
+    let (mut f, mut scale, mut overflow) = (0u64, 1f64, false);
+    for c in digits.bytes() {
+        if overflow {
+            continue;
+        }
+        if f > i64::MAX as u64 / 10 {
+            overflow = true;
+            continue;
+        }
+        let y = f * 10 + u64::from(c - b'0');
+        if y > 1 << 63 {
+            overflow = true;
+            continue;
+        }
+        f = y;
+        scale *= 10.0;
+    }
+    if f == 0 {
+        return 0;
+    }
+    // Float to integer casts saturate; the caller's range check catches that.
+    (f as f64 * (unit_nanos as f64 / scale)) as u128
 }
 
 #[cfg(test)]
@@ -306,6 +337,30 @@ mod tests {
         for (s, want) in bad {
             assert_eq!(parse_go_duration(s), Err(want), "{s}");
         }
+        // Go's float rounding of fractions (exact arithmetic gives ...098).
+        assert_eq!(
+            parse_go_duration("0.03337410780500h"),
+            Ok(Duration::from_nanos(120_146_788_097))
+        );
+        assert_eq!(
+            parse_go_duration("0.9631660860230555h"),
+            Ok(Duration::from_nanos(3_467_397_909_683))
+        );
+        // Digits past 63 bits of fraction are ignored, not an error.
+        assert_eq!(
+            parse_go_duration("1.00000000000000000000000000001s"),
+            Ok(Duration::from_secs(1))
+        );
+        assert_eq!(parse_go_duration_nanos("-1.5s"), Ok(-1_500_000_000));
+        assert_eq!(parse_go_duration_nanos("+2m"), Ok(120_000_000_000));
+        assert_eq!(
+            parse_go_duration_nanos("-9223372036854775808ns"),
+            Ok(i64::MIN)
+        );
+        assert_eq!(
+            parse_go_duration_nanos("9223372036854775808ns"),
+            Err(DurationError::Overflow)
+        );
         // Go allows exactly 2^63 ns when negative.
         assert_eq!(
             parse_signed_duration("-9223372036854775808ns"),
