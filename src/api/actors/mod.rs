@@ -5,4 +5,5 @@
 //! The submodules here are leaves: they import only ground modules
 //! (`config`, `metrics`, `net`, `proto`), never their `api` siblings.
 
+pub mod duration;
 pub mod ring;
