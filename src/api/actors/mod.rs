@@ -7,3 +7,4 @@
 
 pub mod duration;
 pub mod ring;
+pub mod schedule;
