@@ -6,5 +6,6 @@
 //! (`config`, `metrics`, `net`, `proto`), never their `api` siblings.
 
 pub mod duration;
+pub mod lock;
 pub mod ring;
 pub mod schedule;
