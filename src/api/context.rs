@@ -102,6 +102,8 @@ pub struct Shared {
     pub http_pipeline: Option<Arc<crate::components::middleware::Pipeline>>,
     /// `spec.appHttpPipeline`: middleware for calls to an HTTP app.
     pub app_http_pipeline: Option<Arc<crate::components::middleware::Pipeline>>,
+    /// The actor runtime.
+    pub actors: super::actors::Actors,
     /// When start-up began.
     pub started: Instant,
     /// Whether Go's "dapr initialized" line was logged (once).
@@ -111,7 +113,10 @@ pub struct Shared {
 impl Shared {
     /// Logs Go daprd's "initialized" line the first time everything is ready.
     pub fn note_readiness(&self) {
-        if self.readiness.ready() && !self.initialized_logged.swap(true, Ordering::AcqRel) {
+        if self.readiness.ready()
+            && self.actors.placement_ready()
+            && !self.initialized_logged.swap(true, Ordering::AcqRel)
+        {
             tracing::info!(
                 "dapr initialized. Status: Running. Init Elapsed {}ms",
                 self.started.elapsed().as_millis()

@@ -144,6 +144,42 @@ catalogue! {
     TryLock => ("ERR_TRY_LOCK", 500, Internal),
     /// Releasing a lock failed.
     Unlock => ("ERR_UNLOCK", 500, Internal),
+    /// Actor state on an actor not active on this sidecar.
+    ActorInstanceMissing => ("ERR_ACTOR_INSTANCE_MISSING", 400, Internal),
+    /// Invoking an actor method failed.
+    ActorInvokeMethod => ("ERR_ACTOR_INVOKE_METHOD", 500, Internal),
+    /// No state store has `actorStateStore: "true"`.
+    ActorRuntimeNotFound => ("ERR_ACTOR_RUNTIME_NOT_FOUND", 500, Internal),
+    /// Reading actor state failed.
+    ActorStateGet => ("ERR_ACTOR_STATE_GET", 500, Internal),
+    /// An actor state transaction failed.
+    ActorStateTransactionSave => ("ERR_ACTOR_STATE_TRANSACTION_SAVE", 500, Internal),
+    /// Creating a reminder failed.
+    ActorReminderCreate => ("ERR_ACTOR_REMINDER_CREATE", 500, Internal),
+    /// Deleting a reminder failed.
+    ActorReminderDelete => ("ERR_ACTOR_REMINDER_DELETE", 500, Internal),
+    /// Reading a reminder failed.
+    ActorReminderGet => ("ERR_ACTOR_REMINDER_GET", 500, Internal),
+    /// A reminder operation on an actor type this sidecar does not host.
+    ActorReminderNonHosted => ("ERR_ACTOR_REMINDER_NON_HOSTED", 403, PermissionDenied),
+    /// The actor API called on a type reserved for the workflow runtime.
+    ActorTypeReserved => ("ERR_ACTOR_TYPE_RESERVED", 403, PermissionDenied),
+    /// No such reminder.
+    ActorReminderNotFound => ("ERR_ACTOR_REMINDER_NOT_FOUND", 404, NotFound),
+    /// The reminder exists and `overwrite` is false.
+    ActorReminderAlreadyExists => ("ERR_ACTOR_REMINDER_ALREADY_EXISTS", 409, AlreadyExists),
+    /// Creating a timer failed.
+    ActorTimerCreate => ("ERR_ACTOR_TIMER_CREATE", 500, Internal),
+    /// The actor runtime has no app channel.
+    ActorNoAppChannel => ("ERR_ACTOR_NO_APP_CHANNEL", 400, Unavailable),
+    /// A reentrant call chain went deeper than `maxStackDepth`.
+    ActorStackDepth => ("ERR_ACTOR_STACK_DEPTH", 500, ResourceExhausted),
+    /// No `--placement-host-address`: the actor runtime is off.
+    ActorNoPlacement => ("ERR_ACTOR_NO_PLACEMENT", 400, Unavailable),
+    /// The actor runtime is shutting down.
+    ActorRuntimeClosed => ("ERR_ACTOR_RUNTIME_CLOSED", 503, Unavailable),
+    /// The placement table has no host for the actor type.
+    ActorNoAddress => ("ERR_ACTOR_NO_ADDRESS", 404, FailedPrecondition),
     /// The app channel is needed but there is no app.
     AppChannelNil => ("ERR_APP_CHANNEL_NIL", 500, Internal),
     /// A non-Dapr error.

@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::invoke::proxy;
 use super::routes::{self, Op};
 use super::{
-    bindings, configuration, invoke, lock, metadata, pubsub, secrets, shutdown, state, Ctx,
+    actors, bindings, configuration, invoke, lock, metadata, pubsub, secrets, shutdown, state, Ctx,
     API_TOKEN_HEADER,
 };
 use crate::grpc::reflection;
@@ -231,6 +231,18 @@ pub async fn call(ctx: &Rc<Ctx>, op: Op, method: &str, call: Call) -> Reply {
         Op::Unlock => lock::grpc::unlock(ctx, message).await,
         Op::GetConfiguration => configuration::grpc::get(ctx, message).await,
         Op::UnsubscribeConfiguration => configuration::grpc::unsubscribe(ctx, message),
+        Op::InvokeActor => Box::pin(actors::grpc::invoke_actor(ctx, message)).await,
+        Op::GetActorState => actors::grpc::get_actor_state(ctx, message).await,
+        Op::ExecuteActorStateTransaction => {
+            actors::grpc::execute_actor_state_transaction(ctx, message).await
+        }
+        Op::RegisterActorTimer => actors::grpc::register_actor_timer(ctx, message),
+        Op::UnregisterActorTimer => actors::grpc::unregister_actor_timer(ctx, message),
+        Op::RegisterActorReminder
+        | Op::GetActorReminder
+        | Op::UnregisterActorReminder
+        | Op::UnregisterActorRemindersByType
+        | Op::ListActorReminders => actors::grpc::reminder(ctx, method, message),
         _ => Err(not_implemented(method)),
     }
 }

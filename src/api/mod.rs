@@ -295,6 +295,14 @@ async fn dispatch(ctx: &Rc<Ctx>, m: &Match<'_>, req: Request) -> Response {
         Op::UnsubscribeConfiguration => {
             configuration::http::unsubscribe_configuration(ctx, m).await
         }
+        Op::InvokeActor => actors::http::invoke(ctx, m, &req).await,
+        Op::ExecuteActorStateTransaction => actors::http::transaction(ctx, m, &req).await,
+        Op::GetActorState => actors::http::get_state(ctx, m).await,
+        Op::RegisterActorTimer => actors::http::create_timer(ctx, m, &req).await,
+        Op::UnregisterActorTimer => actors::http::delete_timer(ctx, m),
+        Op::RegisterActorReminder | Op::GetActorReminder | Op::UnregisterActorReminder => {
+            actors::http::reminder(ctx, m, &req).await
+        }
         op => ApiError::unimplemented(op.name()).into(),
     }
 }

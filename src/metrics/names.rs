@@ -89,6 +89,20 @@ pub const GRPC_CLIENT_RECEIVED_BYTES: &str = "dapr_grpc_io_client_received_bytes
 pub const GRPC_PROBE_COMPLETED: &str = "dapr_grpc_io_healthprobes_completed_count";
 /// gRPC app health probe latency histogram (ms).
 pub const GRPC_PROBE_LATENCY: &str = "dapr_grpc_io_healthprobes_roundtrip_latency";
+/// Placement reports sent (Go's `ActorStatusReported`).
+pub const ACTOR_STATUS_REPORT: &str = "dapr_runtime_actor_status_report_total";
+/// Placement table operations received (Go's `ActorPlacementTableOperationReceived`).
+pub const ACTOR_TABLE_OPERATION: &str = "dapr_runtime_actor_table_operation_recv_total";
+/// Actors moved away by a placement update.
+pub const ACTOR_REBALANCED: &str = "dapr_runtime_actor_rebalanced_total";
+/// Actors deactivated.
+pub const ACTOR_DEACTIVATED: &str = "dapr_runtime_actor_deactivated_total";
+/// Actor deactivations that failed.
+pub const ACTOR_DEACTIVATED_FAILED: &str = "dapr_runtime_actor_deactivated_failed_total";
+/// Actor timer fires.
+pub const ACTOR_TIMERS_FIRED: &str = "dapr_runtime_actor_timers_fired_total";
+/// Actor reminder fires.
+pub const ACTOR_REMINDERS_FIRED: &str = "dapr_runtime_actor_reminders_fired_total";
 /// Ours: requests served per worker.
 pub const WORKER_REQUESTS: &str = "daprd_worker_requests_total";
 /// Ours: latency quantiles per worker (µs, from hdrhistogram).

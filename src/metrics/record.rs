@@ -152,6 +152,27 @@ pub(super) struct ShardData {
     pub(super) invocation: Map<InvocationKey, (u64, Latency)>,
     /// App channel client and health probe series.
     pub(super) client: client::ClientData,
+    /// Actor counters: (family, actor type, extra label value) → count.
+    pub(super) actor: Map<(ActorFamily, Box<str>, &'static str), u64>,
+}
+
+/// An actor counter family (see [`ACTOR_FAMILIES`](super::render::ACTOR_FAMILIES)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActorFamily {
+    /// `dapr_runtime_actor_status_report_total{operation}`.
+    StatusReport,
+    /// `dapr_runtime_actor_table_operation_recv_total{operation}`.
+    TableOperation,
+    /// `dapr_runtime_actor_rebalanced_total{actor_type}`.
+    Rebalanced,
+    /// `dapr_runtime_actor_deactivated_total{actor_type}`.
+    Deactivated,
+    /// `dapr_runtime_actor_deactivated_failed_total{actor_type}`.
+    DeactivationFailed,
+    /// `dapr_runtime_actor_timers_fired_total{actor_type,success}`.
+    TimerFired,
+    /// `dapr_runtime_actor_reminders_fired_total{actor_type,success}`.
+    ReminderFired,
 }
 
 /// One service invocation series: the family (an index into
@@ -189,6 +210,7 @@ impl Default for ShardData {
             stores: Default::default(),
             invocation: Map::default(),
             client: client::ClientData::default(),
+            actor: Map::default(),
         }
     }
 }
@@ -459,6 +481,34 @@ impl Shard {
     /// Adds one event to the component family `family` picks out of the
     /// shard: keyed by `label` (a topic, an operation), then component and
     /// outcome.
+    /// Counts one actor event of `family` for `actor_type` (empty for the
+    /// placement families), `label` the family's extra label value.
+    pub fn record_actor(&self, family: ActorFamily, actor_type: &str, label: &'static str) {
+        let mut s = self.lock();
+        if let Some(n) = s.actor.get_mut(&(family, actor_type.into(), label)) {
+            *n += 1;
+            return;
+        }
+        if s.actor.len() < MAX_SERIES {
+            s.actor.insert((family, actor_type.into(), label), 1);
+        }
+    }
+
+    /// An actor was deactivated.
+    pub fn record_actor_deactivated(&self, actor_type: &str) {
+        self.record_actor(ActorFamily::Deactivated, actor_type, "");
+    }
+
+    /// An actor's deactivation failed (Go's reason is not a label).
+    pub fn record_actor_deactivation_failed(&self, actor_type: &str, _reason: &str) {
+        self.record_actor(ActorFamily::DeactivationFailed, actor_type, "");
+    }
+
+    /// An actor timer fired.
+    pub fn record_actor_timer_fired(&self, actor_type: &str, success: bool) {
+        self.record_actor(ActorFamily::TimerFired, actor_type, success_label(success));
+    }
+
     fn record_event(
         &self,
         family: impl FnOnce(&mut ShardData) -> (&mut Map<Box<str>, Vec<TopicSeries>>, &mut usize),

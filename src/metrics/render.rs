@@ -8,7 +8,7 @@ use super::client;
 use super::hist::Hist;
 use super::names::*;
 use super::process;
-use super::record::{InvocationKey, Latency, Metrics, Sizes, Store};
+use super::record::{ActorFamily, InvocationKey, Latency, Metrics, Sizes, Store};
 
 impl Metrics {
     /// Prometheus text exposition (format 0.0.4), merged over every shard.
@@ -25,8 +25,14 @@ impl Metrics {
         let (mut bind_out, mut bind_in): (Topics, Topics) = Default::default();
         let mut stores: [Topics; 3] = Default::default();
         let mut app_client = client::ClientTotals::default();
+        let mut actor: BTreeMap<(ActorFamily, String, &'static str), u64> = BTreeMap::new();
         for shard in &self.shards {
             let s = shard.lock();
+            for ((family, actor_type, label), n) in &s.actor {
+                *actor
+                    .entry((*family, actor_type.to_string(), label))
+                    .or_default() += n;
+            }
             app_client.add(&s.client);
             let [state, secret, config] = &mut stores;
             for (into, from) in [
@@ -255,6 +261,7 @@ impl Metrics {
         }
 
         self.render_startup(&mut out);
+        render_actor(&mut out, &self.app_id, &actor);
         render_invocation(&mut out, app, &invocation);
         app_client.render(&mut out, app);
 
@@ -340,6 +347,84 @@ impl Metrics {
                 escape(kind),
                 escape(name)
             );
+        }
+    }
+}
+
+/// The actor counters: family, name, help, the extra label (if any).
+pub(super) const ACTOR_FAMILIES: [(ActorFamily, &str, &str, Option<&str>); 7] = [
+    (
+        ActorFamily::StatusReport,
+        ACTOR_STATUS_REPORT,
+        "The number of the successful status reports to placement service.",
+        Some("operation"),
+    ),
+    (
+        ActorFamily::TableOperation,
+        ACTOR_TABLE_OPERATION,
+        "The number of the received actor placement table operations.",
+        Some("operation"),
+    ),
+    (
+        ActorFamily::Rebalanced,
+        ACTOR_REBALANCED,
+        "The number of the actor rebalance requests.",
+        None,
+    ),
+    (
+        ActorFamily::Deactivated,
+        ACTOR_DEACTIVATED,
+        "The number of the successful actor deactivation.",
+        None,
+    ),
+    (
+        ActorFamily::DeactivationFailed,
+        ACTOR_DEACTIVATED_FAILED,
+        "The number of the failed actor deactivation.",
+        None,
+    ),
+    (
+        ActorFamily::TimerFired,
+        ACTOR_TIMERS_FIRED,
+        "The number of actor timer requests.",
+        Some(L_SUCCESS),
+    ),
+    (
+        ActorFamily::ReminderFired,
+        ACTOR_REMINDERS_FIRED,
+        "The number of actor reminder requests.",
+        Some(L_SUCCESS),
+    ),
+];
+
+/// The actor counters that counted something (Go's views show no series before).
+fn render_actor(
+    out: &mut String,
+    app: &str,
+    counts: &BTreeMap<(ActorFamily, String, &'static str), u64>,
+) {
+    for (family, name, help, extra) in ACTOR_FAMILIES {
+        let mut rows = counts
+            .iter()
+            .filter(|((f, _, _), _)| *f == family)
+            .peekable();
+        if rows.peek().is_none() {
+            continue;
+        }
+        header(out, name, "counter", help);
+        let placement = matches!(
+            family,
+            ActorFamily::StatusReport | ActorFamily::TableOperation
+        );
+        for ((_, actor_type, label), n) in rows {
+            let _ = write!(out, "{name}{{{L_APP_ID}=\"{app}\"");
+            if !placement {
+                let _ = write!(out, ",actor_type=\"{}\"", escape(actor_type));
+            }
+            if let Some(l) = extra {
+                let _ = write!(out, ",{l}=\"{label}\"");
+            }
+            let _ = writeln!(out, "}} {n}");
         }
     }
 }

@@ -123,6 +123,9 @@ pub enum StartupError {
         /// Its version.
         version: String,
     },
+    /// The actor runtime cannot be set up (e.g. two actor state stores).
+    #[error("actors: {0}")]
+    Actors(String),
     /// A port could not be listened on at all.
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -317,6 +320,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         opts.max_body_size,
     )?;
 
+    let actors = actors(&opts, internal.port(), &factories, &env)?;
     let metrics = Metrics::new_in(&opts.app_id, opts.namespace.as_deref(), workers);
     record_components(&metrics, &factories);
     let api_logging = opts.enable_api_logging.unwrap_or(false);
@@ -339,6 +343,7 @@ pub fn start(opts: Options, tuning: Tuning) -> Result<Handle, StartupError> {
         http_endpoints,
         http_pipeline,
         app_http_pipeline,
+        actors,
         started,
         initialized_logged: AtomicBool::new(false),
         opts,
@@ -563,17 +568,7 @@ fn invocation(
     use crate::api::invoke::remote;
     use crate::components::nameresolution::{Instance, Resolver};
     let host_address = crate::net::host::host_address(env);
-    let listen = opts.internal_grpc_listen_address.as_deref();
-    let address = match listen {
-        Some(a @ ("127.0.0.1" | "localhost" | "[::1]")) => a.to_owned(),
-        _ => match &host_address {
-            Some(a) => a.clone(),
-            None => {
-                tracing::warn!("could not determine the host address; peers are told 127.0.0.1");
-                "127.0.0.1".to_owned()
-            }
-        },
-    };
+    let address = advertised_address(opts, host_address.as_deref());
     let namespace = opts
         .namespace
         .clone()
@@ -600,6 +595,79 @@ fn invocation(
         host_address,
         host_name: crate::net::host::host_name(),
     })
+}
+
+/// The address other sidecars and placement reach us at: the internal
+/// gRPC listen address when it is loopback, else the host address (Go's
+/// `DAPR_HOST_IP`, then the outbound interface).
+fn advertised_address(opts: &Options, host_address: Option<&str>) -> String {
+    match opts.internal_grpc_listen_address.as_deref() {
+        Some(a @ ("127.0.0.1" | "localhost" | "[::1]")) => a.to_owned(),
+        _ => match host_address {
+            Some(a) => a.to_owned(),
+            None => {
+                tracing::warn!("could not determine the host address; peers are told 127.0.0.1");
+                "127.0.0.1".to_owned()
+            }
+        },
+    }
+}
+
+/// The actor runtime: off without `--placement-host-address`; the state
+/// store with `actorStateStore: "true"` holds actor state (a second one
+/// fails start-up, as Go).
+fn actors(
+    opts: &Options,
+    internal_port: u16,
+    factories: &Factories,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::api::actors::Actors, StartupError> {
+    let truthy = |v: &str| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "y" | "on"
+        )
+    };
+    let mut store = None;
+    for c in &factories.components {
+        if !c.kind.starts_with("state.") {
+            continue;
+        }
+        if c.metadata.get("actorStateStore").is_some_and(truthy) {
+            if store.is_some() {
+                return Err(StartupError::Actors(
+                    "detected duplicate actor state store".into(),
+                ));
+            }
+            store = Some(c.name.clone());
+        }
+    }
+    let host_address = crate::net::host::host_address(env);
+    let address = advertised_address(opts, host_address.as_deref());
+    let name = if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]:{internal_port}")
+    } else {
+        format!("{address}:{internal_port}")
+    };
+    if opts.placement_addresses.is_empty() {
+        tracing::warn!("Actor runtime disabled: placement service is not configured. Actors and Workflow APIs will be unavailable");
+    } else if store.is_none() {
+        tracing::info!("Actor state store not configured - actor hosting disabled until one is configured, but invocation enabled");
+    }
+    Ok(crate::api::actors::Actors::new(
+        &opts.placement_addresses,
+        crate::api::actors::HostId {
+            name,
+            app_id: opts.app_id.clone(),
+            namespace: opts
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            port: internal_port,
+        },
+        store,
+        opts.actors_disseminate_timeout,
+    ))
 }
 
 /// Runs the sidecar until it is shut down: starts it, turns SIGTERM/SIGINT

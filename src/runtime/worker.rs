@@ -309,6 +309,10 @@ async fn serve(
     monoio::spawn(crate::api::state::outbox::start_worker(ctx.clone()));
     if index == 0 {
         monoio::spawn(app_init(ctx.clone(), pages));
+        if shared.actors.placement_addresses().is_some() {
+            monoio::spawn(crate::api::actors::placement::run(ctx.clone()));
+            monoio::spawn(crate::api::actors::idle_sweep(ctx.clone()));
+        }
     }
 
     shared.shutdown.wait().await;
@@ -446,11 +450,13 @@ async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
     let declarative = shared.declarative_subscriptions.clone();
     let (Some(port), Some(app)) = (shared.opts.app_port, ctx.app.as_ref()) else {
         shared.subscriptions.publish(declarative);
+        shared.actors.set_hosting(Default::default());
         return;
     };
     if !probe_app(shared.clone(), port).await {
         return;
     }
+    monoio::spawn(register_actors(ctx.clone()));
     // Input bindings read on this worker from now on (Go: StartReadingFromBindings).
     monoio::spawn(crate::api::bindings::input::start(ctx.clone()));
     let wanted = !ctx.components.pubsub.is_empty()
@@ -478,6 +484,36 @@ async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
         &ctx.drain,
     );
     probes.await;
+}
+
+/// Learns the app's actor types (`GET /dapr/config`, when the actor
+/// runtime is on and has a state store) and registers them once the app is
+/// healthy; without them placement hears an invoke-only host.
+async fn register_actors(ctx: Rc<Ctx>) {
+    let shared = &ctx.shared;
+    let actors = &shared.actors;
+    let asked = actors.placement_addresses().is_some()
+        && actors.store.is_some()
+        && !shared
+            .opts
+            .disable_init_endpoints
+            .contains(&InitEndpoint::Config);
+    let config = match (asked, ctx.app.as_ref()) {
+        (true, Some(app)) => crate::api::actors::hosting::fetch(app, &shared.opts.app_id).await,
+        _ => None,
+    };
+    let hosting = match config.map(|c| c.hosting(actors.disseminate_timeout)) {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            tracing::error!("Failed to register hosted actors: {e}");
+            Default::default()
+        }
+        None => Default::default(),
+    };
+    if !hosting.types.is_empty() && !shared.app_health.wait_healthy(&ctx.drain).await {
+        return;
+    }
+    actors.set_hosting(hosting);
 }
 
 /// Probes the app port until it accepts a TCP connection (Go: 500 ms dial

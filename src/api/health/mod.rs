@@ -20,10 +20,15 @@ pub fn check(ctx: &Ctx, appid: Option<&str>) -> Result<(), ApiError> {
         }
     }
     let readiness = &ctx.shared.readiness;
-    if readiness.ready() {
+    let placement = ctx.shared.actors.placement_ready();
+    if readiness.ready() && placement {
         Ok(())
     } else {
-        Err(ApiError::health_not_ready(&readiness.pending_targets()))
+        let mut pending = readiness.pending_targets();
+        if !placement {
+            pending.push("internal-placement-service");
+        }
+        Err(ApiError::health_not_ready(&pending))
     }
 }
 

@@ -11,8 +11,9 @@
 //!   sequence-numbered chunks as the caller sends them, handed to the app
 //!   as they arrive; the answer streams back the same way (see
 //!   [`crate::api::invoke::wire`]);
-//! - `CallActor`, `CallActorReminder`, `CallActorStream`: `UNIMPLEMENTED`
-//!   (actors are not built);
+//! - `CallActor`, `CallActorReminder`: calls of actors placed here
+//!   ([`crate::api::actors`]); `CallActorStream`: `UNIMPLEMENTED` (workflows
+//!   are not built);
 //! - any other service carrying `dapr-callee-app-id` / `dapr-app-id` for
 //!   this sidecar's app: a transparent gRPC proxy call relayed to the app
 //!   ([`super::proxy::proxy_internal`]).
@@ -91,6 +92,12 @@ impl StreamHandler for InternalApi {
                 wire::CALL_LOCAL_STREAM => {
                     call_local_stream(&self.ctx, incoming, &mut outgoing).await
                 }
+                crate::api::actors::placement::CALL_ACTOR => {
+                    call_actor(&self.ctx, incoming, &mut outgoing).await
+                }
+                crate::api::actors::placement::CALL_ACTOR_REMINDER => {
+                    call_actor_reminder(&self.ctx, incoming, &mut outgoing).await
+                }
                 _ => Err(unknown(&path)),
             }
         };
@@ -118,9 +125,9 @@ fn unknown(path: &str) -> Status {
         );
     }
     match method {
-        "CallActor" | "CallActorReminder" | "CallActorStream" => Status::new(
+        "CallActorStream" => Status::new(
             GrpcCode::Unimplemented,
-            format!("method {method} is not implemented: actors are not supported by this daprd"),
+            format!("method {method} is not implemented: streamed actor calls (workflows) are not supported by this daprd yet"),
         ),
         _ => Status::new(
             GrpcCode::Unimplemented,
@@ -168,6 +175,61 @@ async fn call_local(
     };
     ctx.metrics.record_invocation_answered(&caller, code);
     out.send(&result?.encode_to_vec()).await?;
+    Ok(())
+}
+
+/// `CallActor`: another sidecar's call of an actor it believes is ours
+/// (Go's `daprinternal.go`): routed with `X-Dapr-Remote` so that an actor
+/// that moved on is refused ("remote actor moved") rather than bounced; an
+/// actor error's answer comes back as the response, not as an error.
+async fn call_actor(
+    ctx: &Rc<Ctx>,
+    mut incoming: Incoming,
+    out: &mut Outgoing,
+) -> Result<(), Status> {
+    use crate::api::actors::{self, CallFailure};
+    let bytes = incoming.unary().await?;
+    let mut req: internals::InternalInvokeRequest = stream::decode(&bytes)?;
+    let data = req
+        .message
+        .as_mut()
+        .and_then(|m| m.data.take())
+        .map(|d| Bytes::from(d.value))
+        .unwrap_or_default();
+    wire::set(&mut req.metadata, actors::REMOTE_HEADER, "true");
+    let answer = match actors::call(ctx, req, data).await {
+        Ok(a) => a,
+        Err(CallFailure::Actor(a)) => *a,
+        Err(CallFailure::Api(e)) => return Err(e.into()),
+        Err(e) => {
+            return Err(Status::new(
+                GrpcCode::Internal,
+                format!("error invoke actor method: {}", e.text()),
+            ))
+        }
+    };
+    let mut head = answer.head;
+    let message = head.message.get_or_insert_with(Default::default);
+    message.data = Some(prost_types::Any {
+        type_url: String::new(),
+        value: answer.data.to_vec(),
+    });
+    out.send(&head.encode_to_vec()).await?;
+    Ok(())
+}
+
+/// `CallActorReminder`: a timer or reminder for an actor placed here.
+async fn call_actor_reminder(
+    ctx: &Rc<Ctx>,
+    mut incoming: Incoming,
+    out: &mut Outgoing,
+) -> Result<(), Status> {
+    let bytes = incoming.unary().await?;
+    let reminder: internals::Reminder = stream::decode(&bytes)?;
+    crate::api::actors::call_reminder(ctx, &reminder, None, true)
+        .await
+        .map_err(|e| Status::new(GrpcCode::Internal, e.text()))?;
+    out.send(&[]).await?;
     Ok(())
 }
 

@@ -379,8 +379,30 @@ async fn call_unary(
             value: body.to_vec(),
         });
     }
-    let (response, mut send) = ctx.remotes.open(addr, grpc_head(wire::CALL_LOCAL)).await?;
-    send.send_data(wire::frame(&request), true)
+    let mut head: internals::InternalInvokeResponse =
+        unary(ctx, addr, wire::CALL_LOCAL, &request).await?;
+    let data = head
+        .message
+        .as_mut()
+        .and_then(|m| m.data.as_mut())
+        .map(|d| Bytes::from(std::mem::take(&mut d.value)))
+        .unwrap_or_default();
+    Ok(Inbound {
+        head,
+        body: Inflow::Full(data),
+    })
+}
+
+/// One unary call of `path` on the sidecar at `addr` (its internal gRPC
+/// port): `request` in, one `R` out, failures as grpc-go shows them.
+pub async fn unary<M: Message, R: Message + Default>(
+    ctx: &Ctx,
+    addr: &str,
+    path: &str,
+    request: &M,
+) -> Result<R, CallError> {
+    let (response, mut send) = ctx.remotes.open(addr, grpc_head(path)).await?;
+    send.send_data(wire::frame(request), true)
         .map_err(|e| CallError::unavailable(format!("error sending message: {e}")))?;
     let response = response.await.map_err(CallError::receiving)?;
     let (parts, mut recv) = response.into_parts();
@@ -399,18 +421,7 @@ async fn call_unary(
     }
     end_status(&mut recv).await?;
     let reply = reply.ok_or_else(CallError::no_message)?;
-    let mut head =
-        internals::InternalInvokeResponse::decode(reply).map_err(CallError::invalid_message)?;
-    let data = head
-        .message
-        .as_mut()
-        .and_then(|m| m.data.as_mut())
-        .map(|d| Bytes::from(std::mem::take(&mut d.value)))
-        .unwrap_or_default();
-    Ok(Inbound {
-        head,
-        body: Inflow::Full(data),
-    })
+    R::decode(reply).map_err(CallError::invalid_message)
 }
 
 /// The internal gRPC address of app `target`'s sidecar, from the name resolver.

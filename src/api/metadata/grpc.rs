@@ -24,6 +24,15 @@ pub fn set_metadata(ctx: &Ctx, message: &[u8]) -> Reply {
 
 /// The snapshot as `GetMetadataResponse`.
 fn response(s: &super::Snapshot) -> pb::GetMetadataResponse {
+    let active: Vec<pb::ActiveActorsCount> = s
+        .active_actors
+        .iter()
+        .map(|(t, n)| pb::ActiveActorsCount {
+            r#type: t.clone(),
+            count: *n,
+        })
+        .collect();
+    #[allow(deprecated)]
     pb::GetMetadataResponse {
         id: s.id.clone(),
         runtime_version: s.runtime_version.to_string(),
@@ -93,11 +102,16 @@ fn response(s: &super::Snapshot) -> pb::GetMetadataResponse {
                     health_threshold: h.threshold,
                 }),
         }),
+        active_actors_count: active.clone(),
         actor_runtime: Some(pb::ActorRuntime {
-            runtime_status: pb::actor_runtime::ActorRuntimeStatus::Disabled as i32,
-            active_actors: Vec::new(),
+            runtime_status: match s.actor_runtime_status {
+                "RUNNING" => pb::actor_runtime::ActorRuntimeStatus::Running,
+                "INITIALIZING" => pb::actor_runtime::ActorRuntimeStatus::Initializing,
+                _ => pb::actor_runtime::ActorRuntimeStatus::Disabled,
+            } as i32,
+            active_actors: active,
             host_ready: s.actor_host_ready,
-            placement: String::new(),
+            placement: s.actor_placement.to_owned(),
         }),
         ..Default::default()
     }

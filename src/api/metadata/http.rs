@@ -25,6 +25,8 @@ struct Body<'a> {
     runtime_version: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     enabled_features: &'a [String],
+    #[serde(rename = "actors", skip_serializing_if = "<[_]>::is_empty")]
+    active_actors: Vec<ActiveActors<'a>>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     components: Vec<Component<'a>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -109,7 +111,20 @@ struct Health<'a> {
 #[serde(rename_all = "camelCase")]
 struct ActorRuntime<'a> {
     runtime_status: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    active_actors: Vec<ActiveActors<'a>>,
     host_ready: bool,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    placement: &'a str,
+}
+
+/// `{"type","count"}` (protojson of `ActiveActorsCount`).
+#[derive(Serialize, Clone)]
+struct ActiveActors<'a> {
+    #[serde(rename = "type", skip_serializing_if = "str::is_empty")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "is_zero")]
+    count: i32,
 }
 
 #[derive(Serialize)]
@@ -121,6 +136,11 @@ fn is_zero(v: &i32) -> bool {
 
 /// Renders a snapshot as Go's JSON, with `encoding/json`'s trailing newline.
 pub fn render(s: &Snapshot) -> Bytes {
+    let active: Vec<ActiveActors<'_>> = s
+        .active_actors
+        .iter()
+        .map(|(t, n)| ActiveActors { kind: t, count: *n })
+        .collect();
     let body = Body {
         id: &s.id,
         runtime_version: s.runtime_version,
@@ -165,9 +185,12 @@ pub fn render(s: &Snapshot) -> Bytes {
                 health_threshold: h.threshold,
             }),
         },
+        active_actors: active.clone(),
         actor_runtime: ActorRuntime {
             runtime_status: s.actor_runtime_status,
+            active_actors: active,
             host_ready: s.actor_host_ready,
+            placement: s.actor_placement,
         },
         workflows: Workflows {},
     };

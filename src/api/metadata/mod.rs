@@ -45,7 +45,7 @@ pub struct AppHealthInfo {
 }
 
 /// How the sidecar reaches the app.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AppConnectionInfo {
     /// `--app-port`, 0 when none.
     pub port: i32,
@@ -95,10 +95,14 @@ pub struct Snapshot {
     pub http_endpoints: Vec<String>,
     /// App connection properties.
     pub app: AppConnectionInfo,
-    /// Actor runtime status name (`DISABLED` until actors exist).
+    /// Actor runtime status name (`DISABLED`, `INITIALIZING`, `RUNNING`).
     pub actor_runtime_status: &'static str,
     /// Whether the actor host is ready.
     pub actor_host_ready: bool,
+    /// `placement: connected` / `placement: disconnected` (empty while initializing).
+    pub actor_placement: &'static str,
+    /// Active actors per hosted type.
+    pub active_actors: Vec<(String, i32)>,
 }
 
 /// Gathers the metadata snapshot.
@@ -174,8 +178,58 @@ pub fn snapshot(ctx: &Ctx) -> Snapshot {
                 .map_or(0, |c| i32::try_from(c).unwrap_or(i32::MAX)),
             health,
         },
-        actor_runtime_status: "DISABLED",
-        actor_host_ready: false,
+        ..actor_runtime(ctx)
+    }
+}
+
+/// Go's `actors.RuntimeStatus`.
+fn actor_runtime(ctx: &Ctx) -> Snapshot {
+    let actors = &ctx.shared.actors;
+    let disabled = |mut s: Snapshot| {
+        s.actor_runtime_status = "DISABLED";
+        s.actor_placement = "placement: disconnected";
+        s
+    };
+    let mut s = Snapshot::empty();
+    if actors.placement_addresses().is_none() {
+        return disabled(s);
+    }
+    if !actors.hosting_known() {
+        s.actor_runtime_status = "INITIALIZING";
+        return s;
+    }
+    let ready = actors.table.is_ready();
+    s.actor_runtime_status = "RUNNING";
+    s.actor_host_ready = ready;
+    s.actor_placement = if ready {
+        "placement: connected"
+    } else {
+        "placement: disconnected"
+    };
+    s.active_actors = actors
+        .active_counts()
+        .into_iter()
+        .map(|(t, n)| (t, i32::try_from(n).unwrap_or(i32::MAX)))
+        .collect();
+    s
+}
+
+impl Snapshot {
+    fn empty() -> Snapshot {
+        Snapshot {
+            id: String::new(),
+            runtime_version: RUNTIME_VERSION,
+            enabled_features: Vec::new(),
+            components: Vec::new(),
+            extended: BTreeMap::new(),
+            subscriptions: Vec::new(),
+            http_endpoints: Vec::new(),
+            app: AppConnectionInfo::default(),
+            actor_runtime_status: "DISABLED",
+            actor_host_ready: false,
+            actor_placement: "",
+            active_actors: Vec::new(),
+        }
     }
 }
 

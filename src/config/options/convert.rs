@@ -15,7 +15,6 @@ use crate::config::flags::Flags;
 
 /// Go's `net/http` header limit when daprd passes a non-positive one.
 const GO_HTTP_DEFAULT_MAX_HEADER_BYTES: usize = 1 << 20;
-const DEFAULT_ACTORS_DISSEMINATE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_SCHEDULER_JOB_STREAMS: u64 = 3;
 
 /// Environment variable holding the token every Dapr API call must carry.
@@ -202,7 +201,7 @@ fn convert(f: Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Options, Co
     }
     let scheduler_given = non_empty(&f.scheduler_host_address).next().is_some();
 
-    let not_supported = unsupported_flags(&f, mode, scheduler_given, actors_disseminate_timeout);
+    let not_supported = unsupported_flags(&f, mode, scheduler_given);
     let deprecated = deprecated_flags(&f);
 
     Ok(Options {
@@ -254,36 +253,31 @@ fn convert(f: Flags, env: &dyn Fn(&str) -> Option<String>) -> Result<Options, Co
         build_info: f.build_info,
         app_id: f.app_id,
         app_channel_address: f.app_channel_address,
+        placement_addresses: f
+            .placement_host_address
+            .split(',')
+            .map(|a| a.trim().trim_matches(|c| c == '"' || c == '\''))
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        actors_disseminate_timeout,
         not_supported,
         deprecated,
     })
 }
 
 /// Flags given a non-default value whose feature this build lacks.
-fn unsupported_flags(
-    f: &Flags,
-    mode: Mode,
-    scheduler_given: bool,
-    actors_disseminate_timeout: Duration,
-) -> Vec<&'static str> {
+fn unsupported_flags(f: &Flags, mode: Mode, scheduler_given: bool) -> Vec<&'static str> {
     [
         ("unix-domain-socket", !f.unix_domain_socket.is_empty()),
         ("allowed-origins", !f.allowed_origins.is_empty()),
         ("log-file", !f.log_file.is_empty()),
         ("enable-profiling", f.enable_profiling),
         ("mode", mode == Mode::Kubernetes),
-        (
-            "placement-host-address",
-            !f.placement_host_address.is_empty(),
-        ),
         ("scheduler-host-address", scheduler_given),
         (
             "scheduler-job-streams",
             f.scheduler_job_streams != DEFAULT_SCHEDULER_JOB_STREAMS,
-        ),
-        (
-            "actors-disseminate-timeout",
-            actors_disseminate_timeout != DEFAULT_ACTORS_DISSEMINATE_TIMEOUT,
         ),
         ("enable-mtls", f.enable_mtls),
         ("sentry-address", !f.sentry_address.is_empty()),
@@ -567,10 +561,8 @@ mod tests {
         assert_eq!(o.config_paths, [PathBuf::from("/root/.dapr/config.yaml")]);
         assert_eq!(o.resources_paths, [PathBuf::from("/root/.dapr/components")]);
         assert_eq!(o.enable_api_logging, Some(true));
-        assert_eq!(
-            o.not_supported,
-            ["placement-host-address", "scheduler-host-address"]
-        );
+        assert_eq!(o.not_supported, ["scheduler-host-address"]);
+        assert_eq!(o.placement_addresses, ["localhost:50005"]);
     }
 
     #[test]
@@ -896,7 +888,8 @@ mod tests {
             }
         ));
         let o = options(&["--app-id=a", "--actors-disseminate-timeout=10s"]);
-        assert_eq!(o.not_supported, ["actors-disseminate-timeout"]);
+        assert_eq!(o.actors_disseminate_timeout, Duration::from_secs(10));
+        assert!(o.not_supported.is_empty());
     }
 
     #[test]
@@ -1072,10 +1065,8 @@ mod tests {
                 "log-file",
                 "enable-profiling",
                 "mode",
-                "placement-host-address",
                 "scheduler-host-address",
                 "scheduler-job-streams",
-                "actors-disseminate-timeout",
                 "enable-mtls",
                 "sentry-address",
                 "sentry-request-jwt-audiences",

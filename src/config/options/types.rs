@@ -13,6 +13,8 @@ pub(super) const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 pub(super) const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 pub(super) const DEFAULT_PROBE_THRESHOLD: u32 = 3;
 pub(super) const DEFAULT_APP_BINDING_OPTIONS_TIMEOUT: Duration = Duration::from_secs(3);
+/// `--actors-disseminate-timeout` (Go: 30 s).
+pub(super) const DEFAULT_ACTORS_DISSEMINATE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) const DEFAULT_HOT_RELOAD_RECONCILE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Protocol daprd speaks to the application (`--app-protocol`).
@@ -318,6 +320,12 @@ pub struct Options {
     pub print_version: bool,
     /// `--build-info`: print build information and exit.
     pub build_info: bool,
+    /// `--placement-host-address`, split on commas (empty: the actor
+    /// runtime is off, as Go).
+    pub placement_addresses: Vec<String>,
+    /// `--actors-disseminate-timeout`: how long a placement round may take
+    /// before the sidecar drops the stream.
+    pub actors_disseminate_timeout: Duration,
     /// Flags (names without `--`) given a non-default value whose feature is
     /// not built yet. The runtime warns about each once.
     pub not_supported: Vec<&'static str>,
@@ -367,6 +375,8 @@ impl Default for Options {
             wait: false,
             print_version: false,
             build_info: false,
+            placement_addresses: Vec::new(),
+            actors_disseminate_timeout: DEFAULT_ACTORS_DISSEMINATE_TIMEOUT,
             not_supported: Vec::new(),
             deprecated: Vec::new(),
         }
@@ -416,6 +426,8 @@ impl fmt::Debug for Options {
             wait,
             print_version,
             build_info,
+            placement_addresses,
+            actors_disseminate_timeout,
             not_supported,
             deprecated,
         } = self;
@@ -463,6 +475,8 @@ impl fmt::Debug for Options {
             .field("wait", wait)
             .field("print_version", print_version)
             .field("build_info", build_info)
+            .field("placement_addresses", placement_addresses)
+            .field("actors_disseminate_timeout", actors_disseminate_timeout)
             .field("not_supported", not_supported)
             .field("deprecated", deprecated)
             .finish()
