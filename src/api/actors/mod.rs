@@ -54,7 +54,8 @@ const RETRIES: u32 = 5;
 pub const REENTRANCY_HEADER: &str = "Dapr-Reentrancy-Id";
 /// The header a sidecar adds to a call it forwards to an actor's owner.
 pub const REMOTE_HEADER: &str = "X-Dapr-Remote";
-/// How long a call waits for the first placement table.
+/// How long a call waits for a placement table (the first one, or the
+/// end of a rebalance of its type) before the retries give up.
 const TABLE_WAIT: Duration = Duration::from_secs(10);
 
 /// Settings of one hosted actor type.
@@ -408,9 +409,14 @@ pub async fn call(
         None => return Err(CallFailure::Permanent("actor is missing".into())),
     };
     let forwarded = super::invoke::wire::first(&req.metadata, REMOTE_HEADER).is_some();
+    let table_deadline = Instant::now() + TABLE_WAIT;
     let mut attempt = 0;
     loop {
-        let failure = match actors.table.lookup(actors, &actor_type, &actor_id).await {
+        let failure = match actors
+            .table
+            .lookup(actors, &actor_type, &actor_id, table_deadline)
+            .await
+        {
             Err(e) => CallFailure::Retry(format!("failed to lookup actor: {e}")),
             Ok(placement::Owner::Local) => {
                 match local(ctx, &actor_type, &actor_id, &mut req, data.clone()).await {
@@ -551,11 +557,17 @@ pub async fn call_reminder(
 ) -> Result<(), CallFailure> {
     let actors = &ctx.shared.actors;
     actors.check_enabled().map_err(CallFailure::Api)?;
+    let table_deadline = Instant::now() + TABLE_WAIT;
     let mut attempt = 0;
     loop {
         let failure = match actors
             .table
-            .lookup(actors, &reminder.actor_type, &reminder.actor_id)
+            .lookup(
+                actors,
+                &reminder.actor_type,
+                &reminder.actor_id,
+                table_deadline,
+            )
             .await
         {
             Err(e) => CallFailure::Retry(format!("failed to lookup actor: {e}")),

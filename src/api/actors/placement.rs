@@ -105,19 +105,19 @@ impl TableView {
         self.current.load().as_ref().map(|t| t.version)
     }
 
-    /// The owner of `actor_type/actor_id`, waiting (up to 10 s) while there
-    /// is no table yet or the type is being rebalanced. The error is Go's
-    /// text.
+    /// The owner of `actor_type/actor_id`, waiting until `deadline` while
+    /// there is no table yet or the type is being rebalanced. The error is
+    /// Go's text.
     pub async fn lookup(
         &self,
         actors: &Actors,
         actor_type: &str,
         actor_id: &str,
+        deadline: Instant,
     ) -> Result<Owner, String> {
         if let Some(found) = self.try_lookup(actors, actor_type, actor_id) {
             return found;
         }
-        let deadline = Instant::now() + super::TABLE_WAIT;
         loop {
             let listener = self.changed.listen();
             if let Some(found) = self.try_lookup(actors, actor_type, actor_id) {
