@@ -25,4 +25,6 @@ mod units;
 
 pub use error::ConfigError;
 pub use types::{AppHealth, AppProtocol, InitEndpoint, LogLevel, Mode, Options};
-pub use units::{parse_go_duration, parse_quantity, DurationError, QuantityError};
+pub use units::{
+    format_go_duration, parse_go_duration, parse_quantity, DurationError, QuantityError,
+};
