@@ -10,7 +10,8 @@
 //! Everything runs on one thread. The [`Hub`] owns the sans-IO
 //! [`Namespaces`] state machine; each stream's task feeds it what it reads
 //! and the hub carries out the [`Action`]s that come back: orders go down
-//! the addressed stream's command channel, timers become sleeping tasks.
+//! the addressed stream's channel, a close through its own one-shot, timers
+//! become sleeping tasks.
 //! No borrow of the state is held across an await.
 //!
 //! A stream's task reads only once the stream is admitted: one that
@@ -49,17 +50,14 @@ const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 
 // === impl Hub ===
 
-/// What the hub tells a stream's task.
-enum Cmd {
-    Send(Rc<PlacementOrder>),
-    Close(Status),
-}
-
+/// The hub's end of a stream's task.
 struct Slot {
-    cmds: mpsc::unbounded::Tx<Cmd>,
+    orders: mpsc::unbounded::Tx<Rc<PlacementOrder>>,
     admit: Option<oneshot::Sender<()>>,
-    /// Closed by the server: what it still reads is dropped.
-    closing: bool,
+    /// Ends the stream; taken when the server closes it (what the stream
+    /// still reads is dropped from then on). Apart from the orders, so that
+    /// a stream stuck sending to a client that stopped reading still ends.
+    close: Option<oneshot::Sender<Status>>,
 }
 
 /// The shared state of every stream: the namespaces' state machine and
@@ -74,8 +72,9 @@ pub struct Hub {
 /// A stream's end of the hub.
 struct Opened {
     conn: ConnId,
-    cmds: mpsc::unbounded::Rx<Cmd>,
+    orders: mpsc::unbounded::Rx<Rc<PlacementOrder>>,
     admitted: oneshot::Receiver<()>,
+    closed: oneshot::Receiver<Status>,
 }
 
 impl Hub {
@@ -97,27 +96,29 @@ impl Hub {
     /// Ends every stream with `CANCELLED` and refuses new ones: the server stops.
     pub fn shutdown(self: &Rc<Self>) {
         self.stopping.set(true);
-        let status = Status::new(GrpcCode::Cancelled, "context canceled");
+        let status = canceled();
         self.run(|s, out| s.shutdown(&status, out));
     }
 
     fn open(&self) -> Opened {
         let conn = self.next.get() + 1;
         self.next.set(conn);
-        let (tx, cmds) = mpsc::unbounded::channel();
+        let (tx, orders) = mpsc::unbounded::channel();
         let (admit, admitted) = oneshot::channel();
+        let (close, closed) = oneshot::channel();
         self.slots.borrow_mut().insert(
             conn,
             Slot {
-                cmds: tx,
+                orders: tx,
                 admit: Some(admit),
-                closing: false,
+                close: Some(close),
             },
         );
         Opened {
             conn,
-            cmds,
+            orders,
             admitted,
+            closed,
         }
     }
 
@@ -126,7 +127,11 @@ impl Hub {
     }
 
     fn report(self: &Rc<Self>, conn: ConnId, host: Host) {
-        let closing = self.slots.borrow().get(&conn).is_none_or(|s| s.closing);
+        let closing = self
+            .slots
+            .borrow()
+            .get(&conn)
+            .is_none_or(|s| s.close.is_none());
         if !closing {
             self.run(|s, out| s.report(conn, host, out));
         }
@@ -160,13 +165,17 @@ impl Hub {
             }
             Action::Send(conn, order) => {
                 if let Some(slot) = self.slots.borrow().get(&conn) {
-                    let _ = slot.cmds.send(Cmd::Send(order));
+                    let _ = slot.orders.send(order);
                 }
             }
             Action::Close(conn, status) => {
-                if let Some(slot) = self.slots.borrow_mut().get_mut(&conn) {
-                    slot.closing = true;
-                    let _ = slot.cmds.send(Cmd::Close(status));
+                let close = self
+                    .slots
+                    .borrow_mut()
+                    .get_mut(&conn)
+                    .and_then(|s| s.close.take());
+                if let Some(close) = close {
+                    let _ = close.send(status);
                 }
             }
             Action::ArmTimeout {
@@ -285,14 +294,23 @@ async fn report_dapr_status(
     );
     let Opened {
         conn,
-        mut cmds,
+        mut orders,
         admitted,
+        closed,
     } = hub.open();
+    // Whatever ends this call — even its future being dropped, as a
+    // `grpc-timeout` does — the hub hears that the stream left.
+    let mut leave = Leave {
+        hub,
+        conn,
+        done: false,
+    };
     hub.connect(conn, first);
 
     let status = monoio::select! {
-        s = write_orders(conn, &mut cmds, outgoing) => s,
+        s = write_orders(conn, &mut orders, outgoing) => s,
         s = read_reports(hub, conn, admitted, incoming) => s,
+        s = closed => s.unwrap_or_else(|_| canceled()),
     };
     if status.code == GrpcCode::DeadlineExceeded || status.code == GrpcCode::Cancelled {
         tracing::info!(
@@ -301,32 +319,49 @@ async fn report_dapr_status(
             status.message
         );
     }
+    leave.done = true;
     hub.disconnect(conn, &status);
     Err(status)
 }
 
-/// Sends the hub's orders down the stream; returns the status that ends it.
-async fn write_orders(
+/// Tells the hub a stream left if its call ended without saying so.
+struct Leave<'a> {
+    hub: &'a Rc<Hub>,
     conn: ConnId,
-    cmds: &mut mpsc::unbounded::Rx<Cmd>,
-    outgoing: &mut Outgoing,
-) -> Status {
-    while let Some(cmd) = cmds.recv().await {
-        match cmd {
-            Cmd::Send(order) => {
-                tracing::debug!(
-                    target: "daprd::placement::server",
-                    "Sending {} for version {} to stream {conn}",
-                    order.operation.to_uppercase(),
-                    order.version
-                );
-                if let Err(closed) = outgoing.send_message(&*order).await {
-                    return closed.into();
-                }
-            }
-            Cmd::Close(status) => return status,
+    done: bool,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if !self.done && !self.hub.stopping.get() {
+            self.hub.disconnect(self.conn, &canceled());
         }
     }
+}
+
+/// Sends the hub's orders down the stream; returns the status that ends
+/// it when the client is gone.
+async fn write_orders(
+    conn: ConnId,
+    orders: &mut mpsc::unbounded::Rx<Rc<PlacementOrder>>,
+    outgoing: &mut Outgoing,
+) -> Status {
+    while let Some(order) = orders.recv().await {
+        tracing::debug!(
+            target: "daprd::placement::server",
+            "Sending {} for version {} to stream {conn}",
+            order.operation.to_uppercase(),
+            order.version
+        );
+        if let Err(closed) = outgoing.send_message(&*order).await {
+            return closed.into();
+        }
+    }
+    canceled()
+}
+
+/// Go's status for a stream whose context was cancelled.
+fn canceled() -> Status {
     Status::new(GrpcCode::Cancelled, "context canceled")
 }
 
@@ -340,7 +375,7 @@ async fn read_reports(
     incoming: &mut Incoming,
 ) -> Status {
     if admitted.await.is_err() {
-        // Never admitted: the stream ends through its command channel.
+        // Never admitted: the stream ends when the server closes it.
         return std::future::pending().await;
     }
     loop {

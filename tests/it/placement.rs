@@ -133,17 +133,23 @@ fn host(name: &str, id: &str, ns: &str, entities: &[&str], op: HostOperation) ->
 impl Sidecar {
     /// Opens a stream to `addr` and sends `first` on it.
     async fn open_with(addr: SocketAddr, first: Host) -> Sidecar {
+        Self::open_with_headers(addr, first, &[]).await
+    }
+
+    async fn open_with_headers(addr: SocketAddr, first: Host, headers: &[(&str, &str)]) -> Sidecar {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (client, conn) = h2::client::handshake(tcp).await.unwrap();
         tokio::spawn(conn);
         let mut client = client.ready().await.unwrap();
-        let req = http::Request::builder()
+        let mut req = http::Request::builder()
             .method("POST")
             .uri(format!("http://{addr}{METHOD}"))
             .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(())
-            .unwrap();
+            .header("te", "trailers");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(()).unwrap();
         let (resp, send) = client.send_request(req, false).unwrap();
         let mut s = Sidecar {
             name: first.name.clone(),
@@ -258,6 +264,26 @@ impl Sidecar {
         self.expect("unlock", version).await;
         self.ack(HostOperation::Unlock, version);
         update
+    }
+
+    /// Acks every order as it comes until an update carries `want`.
+    async fn until_table(&mut self, want: &[(String, Vec<String>)]) {
+        loop {
+            match self.next().await {
+                Got::Order(o) => {
+                    let op = match o.operation.as_str() {
+                        "lock" => HostOperation::Lock,
+                        "update" => HostOperation::Update,
+                        _ => HostOperation::Unlock,
+                    };
+                    self.ack(op, o.version);
+                    if o.operation == "update" && table(&o) == want {
+                        return;
+                    }
+                }
+                other => panic!("{}: wanted orders, got {other:?}", self.name),
+            }
+        }
     }
 
     /// The stream's end: (grpc-status, grpc-message).
@@ -420,6 +446,31 @@ fn a_sidecar_that_never_acks_is_dropped_after_the_disseminate_timeout() {
         // ...and the one that answered gets a table without it.
         let update = a.take_round(3).await;
         assert_eq!(table(&update), [("Counter".into(), names(&["10.0.0.1:1"]))]);
+        p.wait_metric("dapr_placement_runtimes_total{host_namespace=\"default\"} 1");
+    });
+}
+
+#[test]
+fn a_stream_ended_by_its_grpc_timeout_leaves_the_table() {
+    let p = Placement::start(&[]);
+    rt().block_on(async {
+        let mut a = Sidecar::open(p.grpc, "10.0.0.1:1", &["Counter"]).await;
+        a.take_round(1).await;
+        let h = host(
+            "10.0.0.2:1",
+            "b",
+            "default",
+            &["Counter"],
+            HostOperation::Report,
+        );
+        let mut b = Sidecar::open_with_headers(p.grpc, h, &[("grpc-timeout", "3S")]).await;
+        let both = [("Counter".to_owned(), names(&["10.0.0.1:1", "10.0.0.2:1"]))];
+        let (_, ub) = tokio::join!(a.until_table(&both), b.take_round(2));
+        assert_eq!(table(&ub), both);
+        assert_eq!(b.expect_end().await.0, 4, "DEADLINE_EXCEEDED");
+        // The expired stream left like any other.
+        a.until_table(&[("Counter".to_owned(), names(&["10.0.0.1:1"]))])
+            .await;
         p.wait_metric("dapr_placement_runtimes_total{host_namespace=\"default\"} 1");
     });
 }
