@@ -17,7 +17,10 @@
 //! - [`channel`]: calling the app and other sidecars;
 //! - [`api`]: the building blocks (`api/<block>/{mod,http,grpc}.rs`), the
 //!   route table, the error catalogue, the handlers' context;
-//! - [`runtime`]: the composition root: bootstrap, workers, shutdown.
+//! - [`runtime`]: the composition root: bootstrap, workers, shutdown;
+//! - [`placement`]: the `placement` binary's service (Dapr's actor
+//!   placement), a second composition root beside `runtime` over the ground
+//!   layer only.
 //!
 //! ## Request path
 //! accept (worker's own socket) → `http::h1::serve` (head and body limits) →
@@ -37,6 +40,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod net;
+pub mod placement;
 pub mod proto;
 pub mod runtime;
 

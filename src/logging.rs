@@ -35,7 +35,8 @@ pub struct LogConfig {
     pub level: LogLevel,
     /// JSON lines instead of logrus text.
     pub json: bool,
-    /// The app id stamped on every line.
+    /// The app id stamped on every line (none when empty, as for Go's
+    /// control-plane services).
     pub app_id: String,
 }
 
@@ -108,12 +109,15 @@ where
         let time = rfc3339_nano(SystemTime::now());
         let ver = crate::config::RUNTIME_VERSION;
         let mut all: Vec<(&str, &str)> = vec![
-            ("app_id", &self.app_id),
             ("instance", &self.instance),
             ("scope", scope),
             ("type", "log"),
             ("ver", ver),
         ];
+        // dapr/kit adds `app_id` only to loggers given one (not the control plane's).
+        if !self.app_id.is_empty() {
+            all.push(("app_id", &self.app_id));
+        }
         // Event fields never overwrite the standard keys; logrus renames a
         // clash to `fields.<key>`.
         let renamed: Vec<(String, &str)> = fields
@@ -215,6 +219,13 @@ pub fn scope_for(target: &str) -> &'static str {
         ("daprd::metrics", "dapr.metrics"),
         ("daprd::components", "dapr.runtime.components"),
         ("daprd::channel", "dapr.runtime.channel"),
+        // The placement service's own loggers.
+        (
+            "daprd::placement::disseminator",
+            "dapr.placement.server.loops.disseminator",
+        ),
+        ("daprd::placement::server", "dapr.placement.server"),
+        ("daprd::placement", "dapr.placement"),
         ("daprd", "dapr.runtime"),
     ];
     TABLE
@@ -365,6 +376,24 @@ mod tests {
     }
 
     #[test]
+    fn no_app_id_field_without_an_app_id() {
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_writer(move || buf.clone())
+            .event_format(GoFormat::new("", false))
+            .finish();
+        tracing::subscriber::with_default(
+            sub,
+            || tracing::info!(target: "daprd::placement", "started"),
+        );
+        let line = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(!line.contains("app_id"), "{line}");
+        assert!(line.contains("msg=started instance="), "{line}");
+        assert!(line.contains("scope=dapr.placement "), "{line}");
+    }
+
+    #[test]
     fn fatal_and_levels() {
         let line = capture(
             true,
@@ -388,6 +417,16 @@ mod tests {
         assert_eq!(scope_for("daprd::api_log"), "dapr.runtime.http-info");
         assert_eq!(scope_for("daprd::apix"), "dapr.runtime");
         assert_eq!(scope_for("h2::proto"), "dapr.contrib");
+        assert_eq!(scope_for("daprd::placement"), "dapr.placement");
+        assert_eq!(scope_for("daprd::placement::http"), "dapr.placement");
+        assert_eq!(
+            scope_for("daprd::placement::server"),
+            "dapr.placement.server"
+        );
+        assert_eq!(
+            scope_for("daprd::placement::disseminator"),
+            "dapr.placement.server.loops.disseminator"
+        );
     }
 
     #[test]

@@ -301,7 +301,7 @@ pub struct Flags {
 }
 
 /// Parses a boolean the way Go's `strconv.ParseBool` does.
-fn parse_go_bool(s: &str) -> Result<bool, String> {
+pub fn parse_go_bool(s: &str) -> Result<bool, String> {
     match s {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),

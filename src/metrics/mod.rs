@@ -29,4 +29,5 @@ mod record;
 mod render;
 
 pub use client::GrpcCallTimer;
+pub use process::render as render_process;
 pub use record::{Metrics, Shard, Store};

@@ -79,6 +79,11 @@ pub fn daprd_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_daprd"))
 }
 
+/// Path of the built `placement` binary.
+pub fn placement_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_placement"))
+}
+
 /// A parsed HTTP response.
 #[derive(Debug)]
 pub struct HttpResponse {

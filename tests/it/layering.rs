@@ -5,8 +5,10 @@
 //!
 //! The order, lowest first (README, "Code map"):
 //! ground (`proto`, `config` → `logging`, `metrics`, `net` → `http` →
-//! `grpc`) → `components` → `channel` → `api` → `runtime`.
-//! `lib.rs` and `main.rs` sit above everything.
+//! `grpc`) → `components` → `channel` → `api` → the composition roots
+//! `runtime` (daprd) and `placement` (the placement service), which share
+//! only what lies below and never import each other.
+//! `lib.rs`, `main.rs` and the other binaries (`bin/`) sit above everything.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,7 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("components", &["components"]),
     ("channel", &["channel"]),
     ("api", &["api"]),
-    ("runtime", &["runtime"]),
+    ("composition roots", &["runtime", "placement"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
@@ -284,7 +286,7 @@ fn every_module_imports_only_from_layers_below() {
             .as_os_str()
             .to_string_lossy();
         let top = top.trim_end_matches(".rs").to_owned();
-        if top == "lib" || top == "main" {
+        if top == "lib" || top == "main" || top == "bin" {
             continue;
         }
         assert!(
@@ -330,4 +332,32 @@ type T = crate::net::shutdown::Drain;
     assert!(sideways[0]
         .to_string()
         .ends_with("a module of its own layer"));
+}
+
+#[test]
+fn placement_stands_on_the_ground_layer_only() {
+    // The placement service shares the ground layer with daprd, nothing of
+    // its building blocks, backends or channels.
+    let ground = LAYERS
+        .iter()
+        .position(|(name, _)| name.starts_with("ground: gRPC"))
+        .unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/placement");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(files.len() >= 5, "read too little of src/placement");
+    let mut above = Vec::new();
+    for path in &files {
+        let source = std::fs::read_to_string(path).unwrap();
+        for (line, to) in crate_refs(&code_only(&source)) {
+            if to != "placement" && layer_of(&to).is_some_and(|l| l > ground) {
+                above.push(format!("{}:{line}: crate::{to}", path.display()));
+            }
+        }
+    }
+    assert!(
+        above.is_empty(),
+        "placement imports above ground:\n{}",
+        above.join("\n")
+    );
 }

@@ -32,6 +32,7 @@ mod metrics_app_channel;
 mod metrics_components;
 mod middleware;
 mod outbox;
+mod placement;
 mod proto_bootstrap;
 mod pubsub;
 mod pubsub_grpc_app;

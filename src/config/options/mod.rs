@@ -26,5 +26,6 @@ mod units;
 pub use error::ConfigError;
 pub use types::{AppHealth, AppProtocol, InitEndpoint, LogLevel, Mode, Options};
 pub use units::{
-    parse_go_duration, parse_go_duration_nanos, parse_quantity, DurationError, QuantityError,
+    format_go_duration, parse_go_duration, parse_go_duration_nanos, parse_quantity, DurationError,
+    QuantityError,
 };

@@ -1,5 +1,6 @@
 //! The two value syntaxes of Go flags: Kubernetes resource quantities
-//! ([`parse_quantity`]) and Go durations ([`parse_go_duration`]).
+//! ([`parse_quantity`]) and Go durations ([`parse_go_duration`], printed back
+//! by [`format_go_duration`]).
 
 use std::time::Duration;
 
@@ -229,6 +230,47 @@ fn go_fraction_nanos(digits: &str, unit_nanos: u128) -> u128 {
     (f as f64 * (unit_nanos as f64 / scale)) as u128
 }
 
+/// Formats a duration as Go's `time.Duration.String()` does: `1.5s`,
+/// `2m3.5s`, `1h0m0s`, `1.234567ms`, `850µs`, `12ns`, `0s`.
+pub fn format_go_duration(d: Duration) -> String {
+    let n = d.as_nanos();
+    if n == 0 {
+        return "0s".into();
+    }
+    // `whole.fraction` of `v` in units of `unit`, trailing zeros trimmed.
+    let frac = |v: u128, unit: u128| {
+        let (whole, rest) = (v / unit, v % unit);
+        if rest == 0 {
+            whole.to_string()
+        } else {
+            let digits = unit.to_string().len() - 1;
+            let f = format!("{rest:0digits$}");
+            format!("{whole}.{}", f.trim_end_matches('0'))
+        }
+    };
+    if n < 1_000 {
+        return format!("{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{}\u{b5}s", frac(n, 1_000));
+    }
+    if n < 1_000_000_000 {
+        return format!("{}ms", frac(n, 1_000_000));
+    }
+    let secs = n / 1_000_000_000;
+    let (h, m) = (secs / 3600, (secs / 60) % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&frac(n % 60_000_000_000, 1_000_000_000));
+    out.push('s');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +408,24 @@ mod tests {
             parse_signed_duration("-9223372036854775808ns"),
             Ok((true, Duration::from_nanos(1 << 63)))
         );
+    }
+
+    #[test]
+    fn go_duration_strings() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(12), "12ns"),
+            (Duration::from_micros(850), "850\u{b5}s"),
+            (Duration::from_nanos(1_234_567), "1.234567ms"),
+            (Duration::from_millis(500), "500ms"),
+            (Duration::from_secs(8), "8s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(123_500), "2m3.5s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(format_go_duration(d), want);
+            assert_eq!(parse_go_duration(want), Ok(d), "{want}");
+        }
     }
 }
