@@ -20,10 +20,11 @@ const METHOD: &str = "/dapr.proto.placement.v1.Placement/ReportDaprStatus";
 
 // === the service ===
 
-/// A `placement` child process on loopback, killed on drop.
-struct Placement {
+/// A `placement` child process on loopback, killed on drop (the actor
+/// tests run their sidecars against it too).
+pub struct Placement {
     child: Child,
-    grpc: SocketAddr,
+    pub grpc: SocketAddr,
     healthz: SocketAddr,
     metrics: SocketAddr,
 }
@@ -31,7 +32,7 @@ struct Placement {
 impl Placement {
     /// Starts the binary on free loopback ports with `extra` flags and
     /// waits until `/healthz` answers 200.
-    fn start(extra: &[&str]) -> Placement {
+    pub fn start(extra: &[&str]) -> Placement {
         let (grpc, healthz, metrics) = (free_port(), free_port(), free_port());
         let child = Command::new(placement_bin())
             .args(["--listen-address", "127.0.0.1", "--port", &grpc.to_string()])
