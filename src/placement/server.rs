@@ -277,14 +277,15 @@ async fn report_dapr_status(
     incoming: &mut Incoming,
     outgoing: &mut Outgoing,
 ) -> Result<(), Status> {
+    let stopping = || Status::new(GrpcCode::Unavailable, "placement server is shutting down");
     if hub.stopping.get() {
-        return Err(Status::new(
-            GrpcCode::Unavailable,
-            "placement server is shutting down",
-        ));
+        return Err(stopping());
     }
     let first = next_host(incoming).await?;
     authorize(&first)?;
+    if hub.stopping.get() {
+        return Err(stopping());
+    }
     tracing::info!(
         target: "daprd::placement::server",
         "Received status report connection from new namespace={} id={} host={}",
