@@ -437,3 +437,70 @@ fn one_turn_at_a_time_reentrancy_timers_and_idle_deactivation() {
     // And come back on the next call.
     assert_eq!(call(&da, "turns-1", "whoami").text(), "A");
 }
+
+#[test]
+fn readiness_waits_for_placement_only_when_hosting_and_a_lost_stream_halts_actors() {
+    let store = services::component_dir("state.in-memory", &[("actorStateStore", "true")])
+        .display()
+        .to_string();
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    // No placement yet: a hosting sidecar is not ready, naming the target.
+    let a = ActorApp::start("A", CONFIG);
+    let app_port = a.app.port.to_string();
+    let internal = free_port().to_string();
+    let d = Daprd::start(&[
+        "--app-port",
+        &app_port,
+        "--dapr-internal-grpc-port",
+        &internal,
+        "--placement-host-address",
+        &address,
+        "--resources-path",
+        &store,
+    ]);
+    a.sidecar.store(d.http.port(), Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(500));
+    let r = get(d.http, "/v1.0/healthz");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        "dapr is not ready: [internal-placement-service]"
+    );
+    // A sidecar that hosts nothing is ready without placement.
+    let caller = Daprd::start(&["--placement-host-address", &address]);
+    wait_status(caller.http, "/v1.0/healthz", 204);
+    let meta = get(caller.http, "/v1.0/metadata").json();
+    assert_eq!(meta["actorRuntime"]["runtimeStatus"], "RUNNING");
+    assert_eq!(meta["actorRuntime"]["hostReady"], false);
+    assert_eq!(meta["actorRuntime"]["placement"], "placement: disconnected");
+
+    let placement = Placement::start_on(port, &[]);
+    wait_status(d.http, "/v1.0/healthz", 204);
+    assert_eq!(call(&d, "x", "whoami").text(), "A");
+    assert_eq!(
+        call(&caller, "x", "whoami").text(),
+        "A",
+        "via the other sidecar"
+    );
+    let meta = get(d.http, "/v1.0/metadata").json();
+    assert_eq!(meta["actorRuntime"]["hostReady"], true, "{meta}");
+    assert_eq!(meta["actorRuntime"]["placement"], "placement: connected");
+    assert_eq!(
+        meta["actorRuntime"]["activeActors"],
+        serde_json::json!([{"type": TYPE, "count": 1}])
+    );
+    assert_eq!(meta["actors"], meta["actorRuntime"]["activeActors"]);
+
+    // Placement goes away: the actor is halted (deactivated) and calls wait
+    // for a table; placement comes back on the same address: calls work.
+    drop(placement);
+    eventually(WAIT, "the halt on stream loss", || a.deactivated("x"));
+    let placement = Placement::start_on(port, &[]);
+    eventually(
+        Duration::from_secs(20),
+        "a call after placement is back",
+        || call(&d, "x", "whoami").text() == "A",
+    );
+    drop(placement);
+}

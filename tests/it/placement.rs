@@ -33,7 +33,13 @@ impl Placement {
     /// Starts the binary on free loopback ports with `extra` flags and
     /// waits until `/healthz` answers 200.
     pub fn start(extra: &[&str]) -> Placement {
-        let (grpc, healthz, metrics) = (free_port(), free_port(), free_port());
+        Self::start_on(free_port(), extra)
+    }
+
+    /// As [`Placement::start`], on gRPC port `grpc` (a restart on the same
+    /// address).
+    pub fn start_on(grpc: u16, extra: &[&str]) -> Placement {
+        let (healthz, metrics) = (free_port(), free_port());
         let child = Command::new(placement_bin())
             .args(["--listen-address", "127.0.0.1", "--port", &grpc.to_string()])
             .args(["--healthz-listen-address", "127.0.0.1"])
