@@ -27,6 +27,8 @@ struct Seen2 {
     calls: Vec<(String, String, Option<String>)>,
     /// Actor ids deactivated.
     deactivated: Vec<String>,
+    /// (method path after `method/`, body) of each call.
+    bodies: Vec<(String, Vec<u8>)>,
     /// Per actor id: calls in flight now, and the most seen at once.
     inflight: HashMap<String, (u32, u32)>,
 }
@@ -63,6 +65,7 @@ impl ActorApp {
                 let mut g = s.lock().unwrap();
                 g.calls
                     .push((id.clone(), method.clone(), reentrancy.clone()));
+                g.bodies.push((method.clone(), req.body.clone()));
                 let e = g.inflight.entry(id.clone()).or_default();
                 e.0 += 1;
                 e.1 = e.1.max(e.0);
@@ -434,6 +437,18 @@ fn one_turn_at_a_time_reentrancy_timers_and_idle_deactivation() {
     eventually(Duration::from_secs(10), "idle deactivation", || {
         a.deactivated("turns-1") && a.deactivated("turns-2")
     });
+    // Go's counters.
+    let metrics = get(da.metrics, "/metrics").text();
+    let line = |prefix: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{metrics}"))
+    };
+    assert!(line("dapr_runtime_actor_deactivated_total{")
+        .contains(&format!("app_id=\"{app_id}\",actor_type=\"{TYPE}\"")));
+    assert!(line("dapr_runtime_actor_timers_fired_total{").contains("success=\"true\""));
     // And come back on the next call.
     assert_eq!(call(&da, "turns-1", "whoami").text(), "A");
 }
@@ -503,4 +518,145 @@ fn readiness_waits_for_placement_only_when_hosting_and_a_lost_stream_halts_actor
         || call(&d, "x", "whoami").text() == "A",
     );
     drop(placement);
+}
+
+#[test]
+fn the_grpc_actor_api_reaches_the_same_runtime() {
+    use dapr::dapr::proto::runtime::v1 as sdk;
+    use sdk::dapr_client::DaprClient;
+    let store = services::component_dir("state.in-memory", &[("actorStateStore", "true")])
+        .display()
+        .to_string();
+    let placement = Placement::start(&[]);
+    let a = ActorApp::start("A", CONFIG);
+    let d = sidecar("grpc-actors", &a, &placement, &store);
+    crate::grpc::rt().block_on(async {
+        let mut c = DaprClient::connect(format!("http://{}", d.grpc))
+            .await
+            .unwrap();
+        let r = c
+            .invoke_actor(sdk::InvokeActorRequest {
+                actor_type: TYPE.into(),
+                actor_id: "g1".into(),
+                method: "whoami".into(),
+                data: b"x".to_vec(),
+                metadata: Default::default(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.data, b"A");
+        // gRPC upserts store the bytes sent (HTTP stores the JSON encoding).
+        c.execute_actor_state_transaction(sdk::ExecuteActorStateTransactionRequest {
+            actor_type: TYPE.into(),
+            actor_id: "g1".into(),
+            operations: vec![sdk::TransactionalActorStateOperation {
+                operation_type: "upsert".into(),
+                key: "k".into(),
+                value: Some(prost_types::Any {
+                    type_url: String::new(),
+                    value: b"raw bytes".to_vec(),
+                }),
+                metadata: Default::default(),
+            }],
+        })
+        .await
+        .unwrap();
+        let got = c
+            .get_actor_state(sdk::GetActorStateRequest {
+                actor_type: TYPE.into(),
+                actor_id: "g1".into(),
+                key: "k".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.data, b"raw bytes");
+        let missing = c
+            .get_actor_state(sdk::GetActorStateRequest {
+                actor_type: TYPE.into(),
+                actor_id: "g1".into(),
+                key: "nope".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(missing.data.is_empty());
+        // Not active here: Go's ERR_ACTOR_INSTANCE_MISSING (Internal).
+        let e = c
+            .execute_actor_state_transaction(sdk::ExecuteActorStateTransactionRequest {
+                actor_type: TYPE.into(),
+                actor_id: "never-called".into(),
+                operations: vec![],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Internal);
+        assert_eq!(e.message(), "actor instance is missing");
+        // A timer through gRPC fires with the data as Go keeps it (base64 JSON).
+        c.register_actor_timer(sdk::RegisterActorTimerRequest {
+            actor_type: TYPE.into(),
+            actor_id: "g1".into(),
+            name: "t".into(),
+            due_time: "0s".into(),
+            period: "R1/PT1S".into(),
+            callback: "cb".into(),
+            data: b"hello".to_vec(),
+            ttl: String::new(),
+        })
+        .await
+        .unwrap();
+        // Reminders need the scheduler: Go's error without one.
+        let e = c
+            .register_actor_reminder(sdk::RegisterActorReminderRequest {
+                actor_type: TYPE.into(),
+                actor_id: "g1".into(),
+                name: "r".into(),
+                due_time: "1s".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Internal);
+        assert_eq!(
+            e.message(),
+            "error creating actor reminder: scheduler clients are disabled"
+        );
+        let e = c
+            .register_actor_reminder(sdk::RegisterActorReminderRequest {
+                actor_type: "NotHosted".into(),
+                actor_id: "g1".into(),
+                name: "r".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        // A reserved type.
+        let e = c
+            .get_actor_state(sdk::GetActorStateRequest {
+                actor_type: "dapr.internal.default.grpc-actors.workflow".into(),
+                actor_id: "1".into(),
+                key: "k".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    });
+    eventually(WAIT, "the gRPC timer's fire", || {
+        a.timer_fires("g1", "t") == 1
+    });
+    let body = a
+        .seen
+        .lock()
+        .unwrap()
+        .bodies
+        .iter()
+        .find(|(m, _)| m == "timer/t")
+        .map(|(_, b)| b.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"callback": "cb", "data": "aGVsbG8=", "dueTime": "0s", "period": "R1/PT1S"})
+    );
 }
