@@ -89,10 +89,6 @@ pub const GRPC_CLIENT_RECEIVED_BYTES: &str = "dapr_grpc_io_client_received_bytes
 pub const GRPC_PROBE_COMPLETED: &str = "dapr_grpc_io_healthprobes_completed_count";
 /// gRPC app health probe latency histogram (ms).
 pub const GRPC_PROBE_LATENCY: &str = "dapr_grpc_io_healthprobes_roundtrip_latency";
-/// Placement reports sent (Go's `ActorStatusReported`).
-pub const ACTOR_STATUS_REPORT: &str = "dapr_runtime_actor_status_report_total";
-/// Placement table operations received (Go's `ActorPlacementTableOperationReceived`).
-pub const ACTOR_TABLE_OPERATION: &str = "dapr_runtime_actor_table_operation_recv_total";
 /// Actors moved away by a placement update.
 pub const ACTOR_REBALANCED: &str = "dapr_runtime_actor_rebalanced_total";
 /// Actors deactivated.

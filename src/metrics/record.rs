@@ -159,10 +159,6 @@ pub(super) struct ShardData {
 /// An actor counter family (see [`ACTOR_FAMILIES`](super::render::ACTOR_FAMILIES)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ActorFamily {
-    /// `dapr_runtime_actor_status_report_total{operation}`.
-    StatusReport,
-    /// `dapr_runtime_actor_table_operation_recv_total{operation}`.
-    TableOperation,
     /// `dapr_runtime_actor_rebalanced_total{actor_type}`.
     Rebalanced,
     /// `dapr_runtime_actor_deactivated_total{actor_type}`.
@@ -481,8 +477,8 @@ impl Shard {
     /// Adds one event to the component family `family` picks out of the
     /// shard: keyed by `label` (a topic, an operation), then component and
     /// outcome.
-    /// Counts one actor event of `family` for `actor_type` (empty for the
-    /// placement families), `label` the family's extra label value.
+    /// Counts one actor event of `family` for `actor_type`, `label` the
+    /// family's extra label value (`success`), if it has one.
     pub fn record_actor(&self, family: ActorFamily, actor_type: &str, label: &'static str) {
         let mut s = self.lock();
         if let Some(n) = s.actor.get_mut(&(family, actor_type.into(), label)) {
@@ -502,6 +498,11 @@ impl Shard {
     /// An actor's deactivation failed (Go's reason is not a label).
     pub fn record_actor_deactivation_failed(&self, actor_type: &str, _reason: &str) {
         self.record_actor(ActorFamily::DeactivationFailed, actor_type, "");
+    }
+
+    /// An actor was moved away by a placement update (Go's `ActorRebalanced`).
+    pub fn record_actor_rebalanced(&self, actor_type: &str) {
+        self.record_actor(ActorFamily::Rebalanced, actor_type, "");
     }
 
     /// An actor timer fired.

@@ -352,19 +352,7 @@ impl Metrics {
 }
 
 /// The actor counters: family, name, help, the extra label (if any).
-pub(super) const ACTOR_FAMILIES: [(ActorFamily, &str, &str, Option<&str>); 7] = [
-    (
-        ActorFamily::StatusReport,
-        ACTOR_STATUS_REPORT,
-        "The number of the successful status reports to placement service.",
-        Some("operation"),
-    ),
-    (
-        ActorFamily::TableOperation,
-        ACTOR_TABLE_OPERATION,
-        "The number of the received actor placement table operations.",
-        Some("operation"),
-    ),
+pub(super) const ACTOR_FAMILIES: [(ActorFamily, &str, &str, Option<&str>); 5] = [
     (
         ActorFamily::Rebalanced,
         ACTOR_REBALANCED,
@@ -412,15 +400,12 @@ fn render_actor(
             continue;
         }
         header(out, name, "counter", help);
-        let placement = matches!(
-            family,
-            ActorFamily::StatusReport | ActorFamily::TableOperation
-        );
         for ((_, actor_type, label), n) in rows {
-            let _ = write!(out, "{name}{{{L_APP_ID}=\"{app}\"");
-            if !placement {
-                let _ = write!(out, ",actor_type=\"{}\"", escape(actor_type));
-            }
+            let _ = write!(
+                out,
+                "{name}{{{L_APP_ID}=\"{app}\",actor_type=\"{}\"",
+                escape(actor_type)
+            );
             if let Some(l) = extra {
                 let _ = write!(out, ",{l}=\"{label}\"");
             }
