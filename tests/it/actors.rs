@@ -238,11 +238,22 @@ fn two_sidecars_place_each_actor_on_exactly_one_host() {
     let (a, b) = (ActorApp::start("A", CONFIG), ActorApp::start("B", CONFIG));
     let da = sidecar(&app_id, &a, &placement, &store);
     let db = sidecar(&app_id, &b, &placement, &store);
-    // Both sidecars must see both hosts before the ids spread over them.
-    eventually(WAIT, "both hosts in the table", || {
-        let ra = call(&da, "probe-0", "whoami").text();
-        let rb = call(&db, "probe-0", "whoami").text();
-        ra == rb && (a.calls_of("probe-0") == 0 || b.calls_of("probe-0") == 0)
+    // Both sidecars must see both hosts before the ids spread over them:
+    // batches of fresh ids until both route every id alike, to both hosts.
+    let mut batch = 0;
+    eventually(WAIT, "both hosts in both tables", || {
+        batch += 1;
+        let (mut agree, mut hosts) = (true, std::collections::HashSet::new());
+        for i in 0..8 {
+            let id = format!("probe-{batch}-{i}");
+            let (ra, rb) = (
+                call(&da, &id, "whoami").text(),
+                call(&db, &id, "whoami").text(),
+            );
+            agree &= ra == rb;
+            hosts.insert(ra);
+        }
+        agree && hosts.len() == 2
     });
     let mut on_a = 0;
     for i in 0..24 {
@@ -324,13 +335,34 @@ fn two_sidecars_place_each_actor_on_exactly_one_host() {
         .filter(|id| b.calls_of(id) > 0)
         .collect();
     assert!(!moved.is_empty());
-    drop(db);
+    // B's actor with state, to see the state follow it.
+    let with_state = &moved[0];
+    let r = request(
+        db.http,
+        "POST",
+        &format!("/v1.0/actors/{TYPE}/{with_state}/state"),
+        &[("content-type", "application/json")],
+        br#"[{"operation":"upsert","request":{"key":"k","value":"kept"}}]"#,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    // B shuts down gracefully: its actors are deactivated on the way out.
+    let mut db = db;
+    db.signal("TERM");
+    db.wait_exit();
+    for id in &moved {
+        assert!(b.deactivated(id), "{id} was deactivated on B at shutdown");
+    }
     for id in &moved {
         let before = a.calls_of(id);
         eventually(WAIT, "the actor to move to A", || {
             call(&da, id, "whoami").text() == "A" && a.calls_of(id) > before
         });
     }
+    let r = get(
+        da.http,
+        &format!("/v1.0/actors/{TYPE}/{with_state}/state/k"),
+    );
+    assert_eq!(r.text(), r#""kept""#, "the moved actor's state");
 }
 
 #[test]

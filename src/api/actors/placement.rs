@@ -229,6 +229,9 @@ pub async fn run(ctx: Rc<Ctx>) {
     let Some(addresses) = actors.placement_addresses().map(<[String]>::to_vec) else {
         return;
     };
+    // Counted as a live connection, so that shutdown waits (within the grace
+    // period) for the local actors' deactivation below.
+    let _live = ctx.drain.track();
     // Go: the stream opens once the hosted types are known.
     while !actors.hosting_known() {
         let listener = actors.hosting_listener();
