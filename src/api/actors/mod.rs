@@ -27,6 +27,7 @@ pub mod placement;
 pub mod ring;
 pub mod schedule;
 pub mod state;
+pub mod stream;
 pub mod timers;
 
 use std::collections::HashMap;
@@ -130,6 +131,8 @@ pub struct Actors {
     active: DashMap<String, Arc<Active>>,
     /// In-memory timers.
     pub timers: timers::Timers,
+    /// A gRPC app's `SubscribeActorEventsAlpha1` streams.
+    pub streams: stream::Hub,
     epoch: Instant,
     closed: AtomicBool,
 }
@@ -154,6 +157,7 @@ impl Actors {
             table: placement::TableView::default(),
             active: DashMap::new(),
             timers: timers::Timers::default(),
+            streams: stream::Hub::default(),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
         }
