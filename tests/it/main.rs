@@ -9,6 +9,7 @@ mod app;
 mod harness;
 mod services;
 
+mod actors_grpc;
 mod app_health;
 mod bindings;
 mod cli;
