@@ -143,6 +143,9 @@ impl server::Handler for GrpcApi {
             Streaming::Dapr(Op::SubscribeTopicEvents, _) => {
                 pubsub::subscriptions::streaming::serve(&self.ctx, incoming, outgoing).await
             }
+            Streaming::Dapr(Op::SubscribeActorEvents, _) => {
+                actors::stream::serve(&self.ctx, incoming, outgoing).await
+            }
             Streaming::Dapr(Op::SubscribeConfiguration, method) => {
                 configuration::grpc::subscribe(&self.ctx, method, metadata, incoming, outgoing)
                     .await

@@ -351,7 +351,7 @@ endpoints! {
         http [(DELETE, V1, "actors/{actorType}/{actorId}/timers/{name}")] grpc ["UnregisterActorTimer"];
     UnregisterActorRemindersByType => http [] grpc ["UnregisterActorRemindersByType"];
     ListActorReminders => http [] grpc ["ListActorReminders"];
-    SubscribeActorEvents => http [] grpc ["SubscribeActorEventsAlpha1"];
+    SubscribeActorEvents => http [] grpc stream ["SubscribeActorEventsAlpha1"];
     // jobs
     ScheduleJob: Jobs => http [(POST, V1Alpha1, "jobs/{name}"), (POST, V1, "jobs/{name}")]
         grpc ["ScheduleJobAlpha1", "ScheduleJob"];

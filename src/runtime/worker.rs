@@ -450,7 +450,9 @@ async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
     let declarative = shared.declarative_subscriptions.clone();
     let (Some(port), Some(app)) = (shared.opts.app_port, ctx.app.as_ref()) else {
         shared.subscriptions.publish(declarative);
-        shared.actors.set_hosting(Default::default());
+        // Known (nothing hosted), without undoing what a gRPC app's actor
+        // stream may have registered already.
+        shared.actors.register_hosted(Default::default());
         return;
     };
     if !probe_app(shared.clone(), port).await {
@@ -513,7 +515,8 @@ async fn register_actors(ctx: Rc<Ctx>) {
     if !hosting.types.is_empty() && !shared.app_health.wait_healthy(&ctx.drain).await {
         return;
     }
-    actors.set_hosting(hosting);
+    // Added to what a gRPC app's actor stream may have registered.
+    actors.register_hosted(hosting);
 }
 
 /// Probes the app port until it accepts a TCP connection (Go: 500 ms dial

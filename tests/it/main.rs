@@ -10,6 +10,7 @@ mod harness;
 mod services;
 
 mod actors;
+mod actors_grpc;
 mod actors_sdk;
 mod app_health;
 mod bindings;

@@ -9,6 +9,10 @@
 //! an `X-DaprErrorResponseHeader` header marks an actor error whose answer
 //! the caller gets verbatim; `X-DaprReminderCancel: true` on a timer or
 //! reminder answer stops it.
+//!
+//! A gRPC app (or one without an app channel) hosts its actors over
+//! `SubscribeActorEventsAlpha1` instead: each callback here then goes over
+//! that stream ([`super::stream`]).
 
 use std::rc::Rc;
 
@@ -93,6 +97,9 @@ pub async fn invoke_method(
     req: &internals::InternalInvokeRequest,
     data: Bytes,
 ) -> Result<Answer, CallFailure> {
+    if super::stream::carries_callbacks(&ctx.shared.opts) {
+        return super::stream::invoke_method(ctx, actor_type, actor_id, req, data).await;
+    }
     let mut req = req.clone();
     let Some(message) = req.message.as_mut() else {
         return Err(CallFailure::Permanent(
@@ -153,6 +160,9 @@ pub async fn invoke_timer(
     fire: &internals::Reminder,
     callback: Option<&str>,
 ) -> Result<(), CallFailure> {
+    if super::stream::carries_callbacks(&ctx.shared.opts) {
+        return super::stream::invoke_timer(ctx, fire, callback).await;
+    }
     let data = data_json(fire.data.as_ref())?;
     let kind = if fire.is_timer { "timer" } else { "remind" };
     let body = serde_json::to_vec(&FireBody {
@@ -202,6 +212,9 @@ pub const REMINDER_CANCELED: &str = "reminder canceled";
 /// `DELETE /actors/{type}/{id}`: failures are logged (Go's
 /// `ActorDeactivationFailed`).
 pub async fn deactivate(ctx: &Rc<Ctx>, actor_type: &str, actor_id: &str) {
+    if super::stream::carries_callbacks(&ctx.shared.opts) {
+        return super::stream::deactivate(ctx, actor_type, actor_id).await;
+    }
     let req = internals::InternalInvokeRequest {
         ver: 0,
         metadata: Default::default(),

@@ -215,7 +215,9 @@ impl AppCall for Fetch<'_> {
     }
 
     /// A gRPC app hosts actors through `SubscribeActorEventsAlpha1`, not
-    /// through a configuration call (Go ≤ 1.17 gave gRPC apps none).
+    /// through a configuration call (Go ≤ 1.17 gave gRPC apps none): its
+    /// registration on that stream ([`super::stream`]) is read by the same
+    /// rules.
     async fn over_grpc(self, _channel: &GrpcChannel) -> Option<AppConfig> {
         None
     }

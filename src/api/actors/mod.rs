@@ -27,6 +27,7 @@ pub mod placement;
 pub mod ring;
 pub mod schedule;
 pub mod state;
+pub mod stream;
 pub mod timers;
 
 use std::collections::HashMap;
@@ -131,6 +132,8 @@ pub struct Actors {
     active: DashMap<String, Arc<Active>>,
     /// In-memory timers.
     pub timers: timers::Timers,
+    /// A gRPC app's `SubscribeActorEventsAlpha1` streams.
+    pub streams: stream::Hub,
     epoch: Instant,
     closed: AtomicBool,
 }
@@ -155,6 +158,7 @@ impl Actors {
             table: placement::TableView::default(),
             active: DashMap::new(),
             timers: timers::Timers::default(),
+            streams: stream::Hub::default(),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
         }
@@ -200,6 +204,42 @@ impl Actors {
         }
         self.hosting.store(Arc::new(hosting));
         self.hosting_known.store(true, Ordering::Release);
+        self.hosting_changed.notify(usize::MAX);
+    }
+
+    /// Adds `more` to what this sidecar hosts (Go's `RegisterHosted`: a
+    /// type registered again takes its new settings; no types changes
+    /// nothing) and marks the hosting known; the placement stream
+    /// re-reports.
+    pub fn register_hosted(&self, more: Hosting) {
+        if !more.types.is_empty() {
+            tracing::info!("Registering hosted actors: {:?}", more.entities());
+            self.hosting.rcu(|h| {
+                let mut h = Hosting::clone(h);
+                h.types.extend(more.types.clone());
+                h.drain_rebalanced = more.drain_rebalanced;
+                h
+            });
+        }
+        self.hosting_known.store(true, Ordering::Release);
+        self.hosting_changed.notify(usize::MAX);
+    }
+
+    /// Stops hosting `types` (Go's `UnRegisterHosted`); the placement
+    /// stream re-reports. Their active actors are the caller's to
+    /// deactivate.
+    pub fn unregister_hosted(&self, types: &[String]) {
+        if types.is_empty() {
+            return;
+        }
+        tracing::debug!("Unregistering hosted actors: {types:?}");
+        self.hosting.rcu(|h| {
+            let mut h = Hosting::clone(h);
+            for t in types {
+                h.types.remove(t);
+            }
+            h
+        });
         self.hosting_changed.notify(usize::MAX);
     }
 
