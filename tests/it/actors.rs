@@ -692,3 +692,59 @@ fn the_grpc_actor_api_reaches_the_same_runtime() {
         serde_json::json!({"callback": "cb", "data": "aGVsbG8=", "dueTime": "0s", "period": "R1/PT1S"})
     );
 }
+
+#[test]
+fn a_joining_sidecar_takes_its_share_and_the_old_host_deactivates_it() {
+    const TEST: &str = "a_joining_sidecar_takes_its_share_and_the_old_host_deactivates_it";
+    if !services::redis(TEST) {
+        return;
+    }
+    let placement = Placement::start(&[]);
+    let store = redis_store();
+    let app_id = services::unique_app_id("actors");
+    let (a, b) = (ActorApp::start("A", CONFIG), ActorApp::start("B", CONFIG));
+    let da = sidecar(&app_id, &a, &placement, &store);
+    let ids: Vec<String> = (0..16).map(|i| format!("join-{i}")).collect();
+    for id in &ids {
+        assert_eq!(call(&da, id, "whoami").text(), "A");
+    }
+    let db = sidecar(&app_id, &b, &placement, &store);
+    let mut batch = 0;
+    eventually(WAIT, "both hosts in both tables", || {
+        batch += 1;
+        let (mut agree, mut hosts) = (true, std::collections::HashSet::new());
+        for i in 0..8 {
+            let id = format!("probe-{batch}-{i}");
+            let (ra, rb) = (
+                call(&da, &id, "whoami").text(),
+                call(&db, &id, "whoami").text(),
+            );
+            agree &= ra == rb;
+            hosts.insert(ra);
+        }
+        agree && hosts.len() == 2
+    });
+    let mut moved = 0;
+    for id in &ids {
+        match call(&da, id, "whoami").text().as_str() {
+            "B" => {
+                moved += 1;
+                assert!(a.deactivated(id), "{id} moved to B but stayed active on A");
+            }
+            _ => assert!(!a.deactivated(id), "{id} stayed on A but was deactivated"),
+        }
+    }
+    assert!(moved > 0, "no actor moved to the new host");
+    let metrics = get(da.metrics, "/metrics").text();
+    let rebalanced: u64 = metrics
+        .lines()
+        .find(|l| l.starts_with("dapr_runtime_actor_rebalanced_total{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rebalanced counter in:\n{metrics}"));
+    // The probes that moved count too.
+    assert!(
+        rebalanced >= moved,
+        "{rebalanced} rebalanced, {moved} moved"
+    );
+}

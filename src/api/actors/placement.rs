@@ -469,6 +469,9 @@ async fn apply_update(ctx: &Rc<Ctx>, tables: pb::PlacementTables, version: u64) 
             count = moved.len(),
             "deactivating actors placement moved away"
         );
+        for a in &moved {
+            ctx.metrics.record_actor_rebalanced(&a.actor_type);
+        }
         super::deactivate_all(ctx, moved).await;
     }
 }
