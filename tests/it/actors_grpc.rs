@@ -2,23 +2,18 @@
 //! 1.18): the app, written here on tonic, dials daprd's gRPC API, registers
 //! its actor type on the stream and answers daprd's callbacks on it.
 //!
-//! Placement is a stub in the test speaking the real protocol
-//! (`dapr.proto.placement.v1.Placement/ReportDaprStatus`): every REPORT
-//! gets a lock / update / unlock round whose table places each reported
-//! type on the reporting host alone.
+//! Placement is the real `placement` binary; what it stores
+//! (`/placement/state`) shows what the sidecar reported.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use daprd::proto::dapr::proto::placement::v1 as plc;
 use daprd::proto::dapr::proto::runtime::v1 as pb;
 use pb::subscribe_actor_events_request_alpha1::RequestType as FromApp;
 use pb::subscribe_actor_events_response_alpha1::ResponseType as ToApp;
 use tokio::sync::mpsc;
-use tonic::codegen::http;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::codegen::tokio_stream::wrappers::ReceiverStream;
 use tonic_prost::ProstCodec;
@@ -30,152 +25,11 @@ use crate::services;
 const TYPE: &str = "Counter";
 const SUBSCRIBE: &str = "/dapr.proto.runtime.v1.Dapr/SubscribeActorEventsAlpha1";
 
-// === placement stub ===
+// === placement ===
 
-/// Placement rounds completed, by the entities reported.
-type Rounds = Arc<Mutex<Vec<Vec<String>>>>;
-
-/// The placement stub's service.
-#[derive(Clone)]
-struct Placement {
-    rounds: Rounds,
-}
-
-impl tonic::server::NamedService for Placement {
-    const NAME: &'static str = "dapr.proto.placement.v1.Placement";
-}
-
-impl tonic::codegen::Service<http::Request<tonic::body::Body>> for Placement {
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
-        let method = ReportDaprStatus(self.rounds.clone());
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(ProstCodec::default());
-            Ok(grpc.streaming(method, req).await)
-        })
-    }
-}
-
-struct ReportDaprStatus(Rounds);
-
-type Orders = ReceiverStream<Result<plc::PlacementOrder, tonic::Status>>;
-
-impl tonic::server::StreamingService<plc::Host> for ReportDaprStatus {
-    type Response = plc::PlacementOrder;
-    type ResponseStream = Orders;
-    type Future = tonic::codegen::BoxFuture<tonic::Response<Orders>, tonic::Status>;
-
-    fn call(&mut self, req: tonic::Request<tonic::Streaming<plc::Host>>) -> Self::Future {
-        let rounds = self.0.clone();
-        Box::pin(async move {
-            let (tx, rx) = mpsc::channel(16);
-            tokio::spawn(disseminate(req.into_inner(), tx, rounds));
-            Ok(tonic::Response::new(ReceiverStream::new(rx)))
-        })
-    }
-}
-
-/// One sidecar's stream: a round per REPORT (acknowledged phase by phase
-/// when it has entities, back to back when it has none).
-async fn disseminate(
-    mut inbound: tonic::Streaming<plc::Host>,
-    tx: mpsc::Sender<Result<plc::PlacementOrder, tonic::Status>>,
-    rounds: Rounds,
-) {
-    let mut queued = VecDeque::new();
-    let mut version = 0;
-    loop {
-        let host = match queued.pop_front() {
-            Some(h) => h,
-            None => match inbound.message().await {
-                Ok(Some(h)) => h,
-                _ => return,
-            },
-        };
-        if host.operation != plc::HostOperation::Report as i32 {
-            continue;
-        }
-        version += 1;
-        let entries = host
-            .entities
-            .iter()
-            .map(|t| {
-                let table = plc::PlacementTable {
-                    load_map: HashMap::from([(host.name.clone(), host.clone())]),
-                    ..Default::default()
-                };
-                (t.clone(), table)
-            })
-            .collect();
-        // `version` is deprecated, and still sent (as Go's placement does).
-        #[allow(deprecated)]
-        let tables = plc::PlacementTables {
-            entries,
-            version: version.to_string(),
-            replication_factor: 100,
-            ..Default::default()
-        };
-        let waits = !host.entities.is_empty();
-        for (op, ack) in [
-            ("lock", plc::HostOperation::Lock),
-            ("update", plc::HostOperation::Update),
-            ("unlock", plc::HostOperation::Unlock),
-        ] {
-            let order = plc::PlacementOrder {
-                tables: (op == "update").then(|| tables.clone()),
-                operation: op.into(),
-                version,
-            };
-            if tx.send(Ok(order)).await.is_err() {
-                return;
-            }
-            if waits && !acked(&mut inbound, &mut queued, ack, version).await {
-                return;
-            }
-        }
-        rounds.lock().unwrap().push(host.entities.clone());
-    }
-}
-
-/// Waits for the sidecar's `op` acknowledgement of `version`, keeping any
-/// REPORT that comes first for later.
-async fn acked(
-    inbound: &mut tonic::Streaming<plc::Host>,
-    queued: &mut VecDeque<plc::Host>,
-    op: plc::HostOperation,
-    version: u64,
-) -> bool {
-    loop {
-        match inbound.message().await {
-            Ok(Some(h)) if h.operation == op as i32 && h.version == Some(version) => return true,
-            Ok(Some(h)) if h.operation == plc::HostOperation::Report as i32 => queued.push_back(h),
-            Ok(Some(_)) => {}
-            _ => return false,
-        }
-    }
-}
-
-/// Starts the stub; returns its address and its completed rounds.
-fn placement() -> (String, Rounds) {
-    let rounds = Rounds::default();
-    let service = Placement {
-        rounds: rounds.clone(),
-    };
-    let port = app_server(move |port| async move {
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve(([127, 0, 0, 1], port).into())
-            .await
-            .unwrap();
-    });
-    (format!("127.0.0.1:{port}"), rounds)
+/// The real `placement`, with `/placement/state` served.
+fn placement() -> crate::placement::Placement {
+    crate::placement::Placement::start(&["--metadata-enabled"])
 }
 
 /// Polls `cond` for up to [`WAIT`].
@@ -187,16 +41,20 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Waits for a completed round in which the sidecar reported `entities`
-/// after the first `after` rounds.
-fn wait_round(rounds: &Rounds, after: usize, entities: &[&str]) {
-    eventually(&format!("a placement round with {entities:?}"), || {
-        rounds
-            .lock()
-            .unwrap()
-            .iter()
-            .skip(after)
-            .any(|r| r == entities)
+/// Waits until placement stores exactly `entities` (sorted) as hosted.
+fn wait_hosted(placement: &crate::placement::Placement, entities: &[&str]) {
+    eventually(&format!("placement to store {entities:?}"), || {
+        let state = placement.state();
+        let mut stored: Vec<String> = state["tables"]
+            .as_object()
+            .into_iter()
+            .flat_map(|t| t.values())
+            .flat_map(|t| t["hosts"].as_array().cloned().unwrap_or_default())
+            .flat_map(|h| h["entities"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .collect();
+        stored.sort();
+        stored == entities
     });
 }
 
@@ -491,7 +349,8 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn calls_timers_and_errors_reach_the_grpc_app_over_its_stream() {
     let rt = runtime();
-    let (address, rounds) = placement();
+    let placement = placement();
+    let address = placement.grpc.to_string();
     let d = sidecar(&address);
     // Idler's own settings come from entities_config: idle after 300 ms.
     let mut registration = initial(&[TYPE, "Idler"]);
@@ -506,7 +365,7 @@ fn calls_timers_and_errors_reach_the_grpc_app_over_its_stream() {
         }];
     }
     let host = rt.block_on(ActorHost::register(d.grpc, registration));
-    wait_round(&rounds, 0, &[TYPE, "Idler"]);
+    wait_hosted(&placement, &[TYPE, "Idler"]);
     assert_eq!(hosted(&d), [TYPE, "Idler"]);
 
     // InvokeActor: the app's data back.
@@ -583,10 +442,11 @@ fn calls_timers_and_errors_reach_the_grpc_app_over_its_stream() {
 #[test]
 fn a_closed_stream_unregisters_its_types_and_a_new_one_hosts_again() {
     let rt = runtime();
-    let (address, rounds) = placement();
+    let placement = placement();
+    let address = placement.grpc.to_string();
     let d = sidecar(&address);
     let host = rt.block_on(ActorHost::start(d.grpc, &[TYPE]));
-    wait_round(&rounds, 0, &[TYPE]);
+    wait_hosted(&placement, &[TYPE]);
 
     // A call the app never answers fails when the stream goes, not later.
     let r = call(&d, "1", "echo");
@@ -604,7 +464,6 @@ fn a_closed_stream_unregisters_its_types_and_a_new_one_hosts_again() {
     eventually("the app to see the call", || {
         host.seen.lock().unwrap().hanging == 1
     });
-    let done = rounds.lock().unwrap().len();
     host.abort();
     let r = hanging.join().unwrap();
     assert_eq!(r.status, 500, "{}", r.text());
@@ -615,7 +474,7 @@ fn a_closed_stream_unregisters_its_types_and_a_new_one_hosts_again() {
 
     // The type is gone: placement hears an empty report, the metadata API
     // lists nothing, and calls fail as Go's do once placement moved on.
-    wait_round(&rounds, done, &[]);
+    wait_hosted(&placement, &[]);
     eventually("the type to be unregistered", || hosted(&d).is_empty());
     let r = call(&d, "1", "echo");
     assert_eq!(r.status, 500, "{}", r.text());
@@ -627,17 +486,15 @@ fn a_closed_stream_unregisters_its_types_and_a_new_one_hosts_again() {
     );
 
     // A new stream hosts the type again.
-    let done = rounds.lock().unwrap().len();
     let mut host = rt.block_on(ActorHost::start(d.grpc, &[TYPE]));
-    wait_round(&rounds, done, &[TYPE]);
+    wait_hosted(&placement, &[TYPE]);
     let r = call(&d, "1", "echo");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "Counter|1|echo|yo|http");
 
     // An app that half-closes unregisters too.
-    let done = rounds.lock().unwrap().len();
     host.close();
-    wait_round(&rounds, done, &[]);
+    wait_hosted(&placement, &[]);
     eventually("the type to be unregistered", || hosted(&d).is_empty());
 }
 

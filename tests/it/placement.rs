@@ -61,6 +61,11 @@ impl Placement {
         p
     }
 
+    /// `/placement/state` (needs `--metadata-enabled`).
+    pub fn state(&self) -> serde_json::Value {
+        get(self.healthz, "/placement/state").json()
+    }
+
     fn metrics(&self) -> String {
         get(self.metrics, "/metrics").text()
     }
