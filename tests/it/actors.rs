@@ -492,6 +492,9 @@ fn readiness_waits_for_placement_only_when_hosting_and_a_lost_stream_halts_actor
         .to_string();
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
+    // The first address refuses connections: the client moves on to the
+    // next one, round-robin (as past Go's "not the leader" replicas).
+    let addresses = format!("127.0.0.1:{},{address}", free_port());
     // No placement yet: a hosting sidecar is not ready, naming the target.
     let a = ActorApp::start("A", CONFIG);
     let app_port = a.app.port.to_string();
@@ -502,7 +505,7 @@ fn readiness_waits_for_placement_only_when_hosting_and_a_lost_stream_halts_actor
         "--dapr-internal-grpc-port",
         &internal,
         "--placement-host-address",
-        &address,
+        &addresses,
         "--resources-path",
         &store,
     ]);
