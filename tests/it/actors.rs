@@ -178,6 +178,27 @@ fn call(d: &Daprd, id: &str, method: &str) -> HttpResponse {
     )
 }
 
+/// Waits until both sidecars route alike to both hosts: batches of fresh
+/// ids until every id of a batch gets the same answer through either
+/// sidecar and the batch reached both apps.
+fn wait_converged(da: &Daprd, db: &Daprd) {
+    let mut batch = 0;
+    eventually(WAIT, "both hosts in both tables", || {
+        batch += 1;
+        let (mut agree, mut hosts) = (true, std::collections::HashSet::new());
+        for i in 0..8 {
+            let id = format!("probe-{batch}-{i}");
+            let (ra, rb) = (
+                call(da, &id, "whoami").text(),
+                call(db, &id, "whoami").text(),
+            );
+            agree &= ra == rb;
+            hosts.insert(ra);
+        }
+        agree && hosts.len() == 2
+    });
+}
+
 /// Polls `cond` for up to `limit`.
 fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -238,23 +259,8 @@ fn two_sidecars_place_each_actor_on_exactly_one_host() {
     let (a, b) = (ActorApp::start("A", CONFIG), ActorApp::start("B", CONFIG));
     let da = sidecar(&app_id, &a, &placement, &store);
     let db = sidecar(&app_id, &b, &placement, &store);
-    // Both sidecars must see both hosts before the ids spread over them:
-    // batches of fresh ids until both route every id alike, to both hosts.
-    let mut batch = 0;
-    eventually(WAIT, "both hosts in both tables", || {
-        batch += 1;
-        let (mut agree, mut hosts) = (true, std::collections::HashSet::new());
-        for i in 0..8 {
-            let id = format!("probe-{batch}-{i}");
-            let (ra, rb) = (
-                call(&da, &id, "whoami").text(),
-                call(&db, &id, "whoami").text(),
-            );
-            agree &= ra == rb;
-            hosts.insert(ra);
-        }
-        agree && hosts.len() == 2
-    });
+    // Both sidecars must see both hosts before the ids spread over them.
+    wait_converged(&da, &db);
     let mut on_a = 0;
     for i in 0..24 {
         let id = format!("id-{i}");
@@ -712,21 +718,7 @@ fn a_joining_sidecar_takes_its_share_and_the_old_host_deactivates_it() {
         assert_eq!(call(&da, id, "whoami").text(), "A");
     }
     let db = sidecar(&app_id, &b, &placement, &store);
-    let mut batch = 0;
-    eventually(WAIT, "both hosts in both tables", || {
-        batch += 1;
-        let (mut agree, mut hosts) = (true, std::collections::HashSet::new());
-        for i in 0..8 {
-            let id = format!("probe-{batch}-{i}");
-            let (ra, rb) = (
-                call(&da, &id, "whoami").text(),
-                call(&db, &id, "whoami").text(),
-            );
-            agree &= ra == rb;
-            hosts.insert(ra);
-        }
-        agree && hosts.len() == 2
-    });
+    wait_converged(&da, &db);
     let mut moved = 0;
     for id in &ids {
         match call(&da, id, "whoami").text().as_str() {

@@ -49,17 +49,11 @@ async fn exchange(
     let reply = internal::call_app(ctx, req, OutBody::Full(data))
         .await
         .map_err(|s| CallFailure::Permanent(s.message))?;
-    let mut head = reply
+    let head = reply
         .into_unary(ctx.shared.opts.max_body_size)
         .await
         .map_err(|s| CallFailure::Permanent(s.message))?;
-    let data = head
-        .message
-        .as_mut()
-        .and_then(|m| m.data.take())
-        .map(|d| Bytes::from(d.value))
-        .unwrap_or_default();
-    Ok(Answer { head, data })
+    Ok(Answer::from_response(head))
 }
 
 /// Checks the app's answer as Go's transport does.

@@ -8,13 +8,12 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::{reject_internal, CallFailure};
+use super::{reject_internal, BadCall, CallFailure};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::grpc::{decode, encode};
 use crate::api::Ctx;
 use crate::grpc::server::{Reply, Status};
 use crate::grpc::status::GrpcCode;
-use crate::proto::dapr::proto::common::v1 as common;
 use crate::proto::dapr::proto::internals::v1 as internals;
 use crate::proto::dapr::proto::runtime::v1 as pb;
 
@@ -22,41 +21,31 @@ use crate::proto::dapr::proto::runtime::v1 as pb;
 pub async fn invoke_actor(ctx: &Rc<Ctx>, message: &[u8]) -> Reply {
     let req: pb::InvokeActorRequest = decode(message)?;
     ctx.shared.actors.check_enabled()?;
-    for (name, value) in [("actorType", &req.actor_type), ("actorId", &req.actor_id)] {
-        super::names::validate_name(value)
-            .map_err(|e| Status::new(GrpcCode::InvalidArgument, format!("invalid {name}: {e}")))?;
-    }
-    let method = super::names::normalize_method(&req.method).map_err(|e| {
-        Status::new(
-            GrpcCode::InvalidArgument,
-            format!("invalid actor method: {e}"),
-        )
-    })?;
-    let mut metadata: crate::api::invoke::wire::Metadata = req
+    let metadata = req
         .metadata
         .into_iter()
         .map(|(k, v)| (k, internals::ListStringValue { values: vec![v] }))
         .collect();
-    crate::api::invoke::wire::set(&mut metadata, "Dapr-API-Call", "true");
-    super::strip_caller_identity(&mut metadata);
-    let call = internals::InternalInvokeRequest {
-        ver: 0,
+    let call = super::method_call(
+        req.actor_type,
+        req.actor_id,
+        &req.method,
         metadata,
-        message: Some(common::InvokeRequest {
-            method,
-            data: None,
-            content_type: String::new(),
-            http_extension: None,
-        }),
-        actor: Some(internals::Actor {
-            actor_type: req.actor_type,
-            actor_id: req.actor_id,
-        }),
-    };
+        String::new(),
+        None,
+    )
+    .map_err(|e| match e {
+        BadCall::Name(why) => Status::new(GrpcCode::InvalidArgument, why),
+        BadCall::Method(why) => Status::new(
+            GrpcCode::InvalidArgument,
+            format!("invalid actor method: {why}"),
+        ),
+    })?;
     match super::call(ctx, call, Bytes::from(req.data)).await {
         Ok(answer) => Ok(encode(&pb::InvokeActorResponse {
             data: answer.data.to_vec(),
         })),
+        // Go: an actor error's body is the answer, without an error.
         Err(CallFailure::Actor(answer)) => Ok(encode(&pb::InvokeActorResponse {
             data: answer.data.to_vec(),
         })),

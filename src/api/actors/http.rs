@@ -22,7 +22,6 @@ use crate::api::router::Match;
 use crate::api::Ctx;
 use crate::http::message::{Request, Response, APPLICATION_JSON};
 use crate::proto::dapr::proto::common::v1 as common;
-use crate::proto::dapr::proto::internals::v1 as internals;
 
 fn bad_request(message: String) -> ApiError {
     ApiError::new(ErrorCode::BadRequest, message)
@@ -55,33 +54,20 @@ async fn invoke_inner(
 ) -> Result<Response, ApiError> {
     ctx.shared.actors.check_enabled()?;
     let (actor_type, actor_id) = actor(m);
-    for (name, value) in [("actorType", &actor_type), ("actorId", &actor_id)] {
-        super::names::validate_name(value)
-            .map_err(|e| bad_request(format!("invalid {name}: {e}")))?;
-    }
-    let method =
-        super::names::normalize_method(&m.param_or_empty("method")).map_err(bad_request)?;
-    let mut metadata = wire::headers_to_metadata(&req.headers, true);
-    wire::set(&mut metadata, "Dapr-API-Call", "true");
-    super::strip_caller_identity(&mut metadata);
-    let content_type = req.header_str("content-type").unwrap_or_default();
-    let call = internals::InternalInvokeRequest {
-        ver: 0,
-        metadata,
-        message: Some(common::InvokeRequest {
-            method,
-            data: None,
-            content_type: content_type.to_owned(),
-            http_extension: Some(common::HttpExtension {
-                verb: crate::api::invoke::grpc::method_verb(&req.method) as i32,
-                querystring: req.query().to_owned(),
-            }),
+    let call = super::method_call(
+        actor_type,
+        actor_id,
+        &m.param_or_empty("method"),
+        wire::headers_to_metadata(&req.headers, true),
+        req.header_str("content-type")
+            .unwrap_or_default()
+            .to_owned(),
+        Some(common::HttpExtension {
+            verb: crate::api::invoke::grpc::method_verb(&req.method) as i32,
+            querystring: req.query().to_owned(),
         }),
-        actor: Some(internals::Actor {
-            actor_type,
-            actor_id,
-        }),
-    };
+    )
+    .map_err(|(super::BadCall::Name(why) | super::BadCall::Method(why))| bad_request(why))?;
     match super::call(ctx, call, req.body.clone()).await {
         Ok(answer) => Ok(answer_response(answer)),
         Err(CallFailure::Actor(answer)) => Ok(answer_response(*answer)),

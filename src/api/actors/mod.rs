@@ -434,6 +434,62 @@ pub struct Answer {
     pub data: Bytes,
 }
 
+impl Answer {
+    /// A whole `InternalInvokeResponse`, its data moved out of the message.
+    pub fn from_response(mut head: internals::InternalInvokeResponse) -> Answer {
+        let data = head
+            .message
+            .as_mut()
+            .and_then(|m| m.data.take())
+            .map(|d| Bytes::from(d.value))
+            .unwrap_or_default();
+        Answer { head, data }
+    }
+}
+
+/// A method call [`method_call`] refuses, with Go's text.
+#[derive(Debug)]
+pub enum BadCall {
+    /// The actor type or id is not one path segment.
+    Name(String),
+    /// The method has forbidden characters.
+    Method(String),
+}
+
+/// The request of an actor method call made through the public API (Go's
+/// `InvokeActor` handlers): `actorType`/`actorId` checked as one path
+/// segment each, the method cleaned, `Dapr-API-Call: true` added and a
+/// caller's claimed app identity dropped.
+pub fn method_call(
+    actor_type: String,
+    actor_id: String,
+    method: &str,
+    mut metadata: super::invoke::wire::Metadata,
+    content_type: String,
+    http_extension: Option<crate::proto::dapr::proto::common::v1::HttpExtension>,
+) -> Result<internals::InternalInvokeRequest, BadCall> {
+    for (name, value) in [("actorType", &actor_type), ("actorId", &actor_id)] {
+        names::validate_name(value).map_err(|e| BadCall::Name(format!("invalid {name}: {e}")))?;
+    }
+    let method = names::normalize_method(method).map_err(BadCall::Method)?;
+    super::invoke::wire::set(&mut metadata, "Dapr-API-Call", "true");
+    strip_caller_identity(&mut metadata);
+    Ok(internals::InternalInvokeRequest {
+        ver: 0,
+        metadata,
+        message: Some(crate::proto::dapr::proto::common::v1::InvokeRequest {
+            method,
+            data: None,
+            content_type,
+            http_extension,
+        }),
+        actor: Some(internals::Actor {
+            actor_type,
+            actor_id,
+        }),
+    })
+}
+
 /// One actor method call, from whoever makes it (HTTP, gRPC, another
 /// sidecar): the request names the actor (`actor`) and the method, and
 /// carries the caller's metadata; `data` is the body.
@@ -556,14 +612,8 @@ async fn remote(
     let result: Result<internals::InternalInvokeResponse, _> =
         super::invoke::remote::unary(ctx, address, placement::CALL_ACTOR, &req).await;
     match result {
-        Ok(mut head) => {
-            let data = head
-                .message
-                .as_mut()
-                .and_then(|m| m.data.take())
-                .map(|d| Bytes::from(d.value))
-                .unwrap_or_default();
-            let answer = Answer { head, data };
+        Ok(head) => {
+            let answer = Answer::from_response(head);
             if callback::is_actor_error(&answer.head) {
                 return Err(CallFailure::Actor(Box::new(answer)));
             }

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
-use http::{header, HeaderValue, Method};
 use prost::Message;
 
 use super::ring::Ring;
@@ -307,26 +306,16 @@ fn frame(m: &pb::Host) -> Bytes {
     crate::grpc::frame::encode(&m.encode_to_vec())
 }
 
-fn request_head() -> http::request::Parts {
-    let mut req = http::Request::new(());
-    *req.method_mut() = Method::POST;
-    *req.uri_mut() = http::Uri::from_static(REPORT_DAPR_STATUS);
-    let h = req.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    h.insert(header::TE, HeaderValue::from_static("trailers"));
-    req.into_parts().0
-}
-
 /// One stream's life: report, then follow the server's rounds until the
 /// stream ends (the error says why).
 async fn session(ctx: &Rc<Ctx>, addr: &str) -> Result<(), String> {
     let actors = &ctx.shared.actors;
     let (response, mut send) = ctx
         .remotes
-        .open(addr, request_head())
+        .open(
+            addr,
+            crate::api::invoke::remote::grpc_head(REPORT_DAPR_STATUS),
+        )
         .await
         .map_err(|e| e.to_string())?;
     let mut reported = actors.hosting();

@@ -222,7 +222,8 @@ async fn end_status(recv: &mut RecvStream) -> Result<(), CallError> {
     }
 }
 
-fn grpc_head(path: &str) -> http::request::Parts {
+/// The head of a gRPC call of `path` to another sidecar.
+pub fn grpc_head(path: &str) -> http::request::Parts {
     let mut req = http::Request::new(());
     *req.method_mut() = Method::POST;
     *req.uri_mut() = http::Uri::from_maybe_shared(Bytes::copy_from_slice(path.as_bytes()))

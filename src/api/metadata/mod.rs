@@ -264,40 +264,8 @@ pub fn set_attribute(ctx: &Ctx, key: &str, value: String) {
     ctx.shared.attributes.insert(key.to_owned(), value);
 }
 
-/// Formats a duration the way Go's `time.Duration.String()` does for the
-/// values the health flags take (`5s`, `500ms`, `1m30s`, `1.5s`).
-pub fn go_duration(d: std::time::Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000_000_000 {
-        return if nanos % 1_000_000 == 0 {
-            format!("{}ms", nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
-            format!("{}µs", nanos / 1_000)
-        } else {
-            format!("{nanos}ns")
-        };
-    }
-    let total_secs = d.as_secs();
-    let (h, m, s) = (total_secs / 3600, (total_secs / 60) % 60, total_secs % 60);
-    let frac = d.subsec_nanos();
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0 || m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if frac == 0 {
-        out.push_str(&format!("{s}s"));
-    } else {
-        let frac = format!("{frac:09}");
-        out.push_str(&format!("{s}.{}s", frac.trim_end_matches('0')));
-    }
-    out
-}
+/// Go's `time.Duration.String()` (kept under this name for the runtime's log lines).
+pub use crate::config::options::format_go_duration as go_duration;
 
 #[cfg(test)]
 mod tests {

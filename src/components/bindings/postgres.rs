@@ -180,7 +180,10 @@ impl OutputBinding for PostgresBinding {
         let end = Utc::now();
         metadata.insert("end-time".into(), rfc3339_nano(&end.fixed_offset()));
         let took = (end - start).to_std().unwrap_or_default();
-        metadata.insert("duration".into(), go_duration_string(took));
+        metadata.insert(
+            "duration".into(),
+            crate::config::options::format_go_duration(took),
+        );
         Ok(Some(InvokeResponse { data, metadata }))
     }
 }
@@ -456,46 +459,6 @@ fn rfc3339_nano(t: &DateTime<FixedOffset>) -> String {
     s
 }
 
-/// Go's `time.Duration.String()`: `1.5s`, `2m3.5s`, `1.234567ms`, `850µs`, `12ns`.
-pub fn go_duration_string(d: Duration) -> String {
-    let n = d.as_nanos();
-    if n == 0 {
-        return "0s".into();
-    }
-    let frac = |v: u128, unit: u128| {
-        let whole = v / unit;
-        let rest = v % unit;
-        if rest == 0 {
-            whole.to_string()
-        } else {
-            let digits = unit.to_string().len() - 1;
-            let f = format!("{rest:0digits$}");
-            format!("{whole}.{}", f.trim_end_matches('0'))
-        }
-    };
-    if n < 1_000 {
-        return format!("{n}ns");
-    }
-    if n < 1_000_000 {
-        return format!("{}µs", frac(n, 1_000));
-    }
-    if n < 1_000_000_000 {
-        return format!("{}ms", frac(n, 1_000_000));
-    }
-    let secs = n / 1_000_000_000;
-    let (h, m) = (secs / 3600, (secs / 60) % 60);
-    let s = frac(n % 60_000_000_000, 1_000_000_000);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0 || m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&format!("{s}s"));
-    out
-}
-
 impl From<client::Error> for ComponentError {
     fn from(e: client::Error) -> Self {
         failure(e.to_string())
@@ -578,11 +541,17 @@ mod tests {
             .unwrap_err()
             .contains("cannot unmarshal object"));
         assert_eq!(
-            go_duration_string(Duration::from_nanos(1_234_567)),
+            crate::config::options::format_go_duration(Duration::from_nanos(1_234_567)),
             "1.234567ms"
         );
-        assert_eq!(go_duration_string(Duration::from_micros(850)), "850µs");
-        assert_eq!(go_duration_string(Duration::from_millis(61_500)), "1m1.5s");
+        assert_eq!(
+            crate::config::options::format_go_duration(Duration::from_micros(850)),
+            "850µs"
+        );
+        assert_eq!(
+            crate::config::options::format_go_duration(Duration::from_millis(61_500)),
+            "1m1.5s"
+        );
         let t = parse_timestamptz("2024-01-02 15:04:05.5+05:30").unwrap();
         assert_eq!(rfc3339_nano(&t), "2024-01-02T15:04:05.5+05:30");
         assert_eq!(
