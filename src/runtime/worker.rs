@@ -384,6 +384,9 @@ where
                     drop(guard);
                 });
             }
+            // Shutdown stops the listener (the pending accept fails with
+            // EINVAL) just before it closes the drain: not a failure.
+            Err(_) if drain.is_closing() => return,
             Err(e) => {
                 // Typically EMFILE/ENFILE: back off instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
@@ -453,6 +456,7 @@ async fn app_init(ctx: Rc<Ctx>, pages: Arc<StartupPages>) {
         // Known (nothing hosted), without undoing what a gRPC app's actor
         // stream may have registered already.
         shared.actors.register_hosted(Default::default());
+        shared.note_readiness();
         return;
     };
     if !probe_app(shared.clone(), port).await {
@@ -517,6 +521,7 @@ async fn register_actors(ctx: Rc<Ctx>) {
     }
     // Added to what a gRPC app's actor stream may have registered.
     actors.register_hosted(hosting);
+    shared.note_readiness();
 }
 
 /// Probes the app port until it accepts a TCP connection (Go: 500 ms dial

@@ -248,14 +248,14 @@ impl Actors {
         self.hosting_changed.listen()
     }
 
-    /// Whether placement holds `/v1.0/healthz` back: only while this
-    /// sidecar hosts actor types and no table has arrived (Go holds it
-    /// whenever a placement address is set; a sidecar that only calls
-    /// actors is ready without one here).
+    /// Whether placement holds `/v1.0/healthz` back: until the app's actor
+    /// types are known, then while this sidecar hosts some and no table has
+    /// arrived (Go holds it whenever a placement address is set; a sidecar
+    /// that only calls actors is ready without one here).
     pub fn placement_ready(&self) -> bool {
         self.placement_addresses.is_none()
-            || self.hosting.load().types.is_empty()
-            || self.table.is_ready()
+            || (self.hosting_known()
+                && (self.hosting.load().types.is_empty() || self.table.is_ready()))
     }
 
     /// Whether `actor_type` is hosted here.
