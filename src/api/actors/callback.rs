@@ -90,10 +90,9 @@ pub async fn invoke_method(
     ctx: &Rc<Ctx>,
     actor_type: &str,
     actor_id: &str,
-    req: &internals::InternalInvokeRequest,
+    mut req: internals::InternalInvokeRequest,
     data: Bytes,
 ) -> Result<Answer, CallFailure> {
-    let mut req = req.clone();
     let Some(message) = req.message.as_mut() else {
         return Err(CallFailure::Permanent(
             "actor request has no message".into(),
