@@ -148,7 +148,8 @@ PY
 # === 2. 100,000 activations ===
 start_sidecar actors2 "${APP_PORTS[1]}" 0
 wait_http "http://127.0.0.1:$SC_PORT/v1.0/healthz" 204
-python3 loadtest/actor_calls.py "$SC_PORT" 100 8 T warm >/dev/null   # connections, pools and the first actors
+# Warm-up without activating anything (the app connections, buffers, pools).
+PATH_TEMPLATE=/v1.0/invoke/actors2/method/m wrk -t1 -c64 -d1s -s loadtest/actors.lua "http://127.0.0.1:$SC_PORT" >/dev/null
 sleep 1
 R2_PID=$SC_PID
 RSS0=$(rss_kib "$R2_PID")
@@ -175,7 +176,7 @@ t1, ok1, err1 = sys.argv[4].split()
 t2, ok2, err2 = sys.argv[5].split()
 cpu1, cpu2 = map(int, sys.argv[6].split())
 per = (rss1 - rss0) * 1024 / max(n1 - n0, 1)
-print(f"| activeActors (metadata API) before → after the first pass → after the second | {n0} → {n1} → {n2} |")
+print(f"| `actorRuntime.activeActors` (metadata API) before → after the first pass → after the second | {n0:,} → {n1:,} → {n2:,} |")
 print(f"| first pass: {n:,} new ids, once each (64 connections) | {float(t1):.2f} s ({n / float(t1):,.0f} calls/s), {ok1} × 200, {err1} errors |")
 print(f"| second pass: the same ids, all active | {float(t2):.2f} s ({n / float(t2):,.0f} calls/s), {ok2} × 200, {err2} errors |")
 print(f"| daprd on-CPU per call: first pass (activation) / second pass | {cpu1 / n / 1000:.1f} µs / {cpu2 / n / 1000:.1f} µs ({cpu1 / max(cpu2, 1):.2f}x) |")
@@ -200,6 +201,10 @@ python3 loadtest/actors_membership.py "$JOINS" "$NEW_HTTP" "$NEW_APP" "$WORK" "$
   -- "$BIN" $(sidecar_args "m$((SIDECARS + 1))" "$NEW_APP" "$NEW_HTTP" "$(free_port)" 1 info) > "$WORK/row3" 2> "$WORK/row3.err" \
   || { cat "$WORK/row3.err" >&2; exit 1; }
 for p in "${ROW3_PIDS[@]}"; do stop_pid "$p"; done
+# Warnings and errors the sidecars logged during the joins and leaves (the
+# new one logs at info, the others at warn), shown on stderr by message.
+ROW3_WARN=$(cat "$WORK"/m*.log "$WORK"/new-*.log | grep -c 'level=\(warning\|error\|fatal\)' || true)
+cat "$WORK"/m*.log "$WORK"/new-*.log | grep 'level=\(warning\|error\|fatal\)' | grep -o 'msg="[^"]*' | sort | uniq -c | sort -rn | head -20 >&2 || true
 PROBE=$(grep -o 'probe id [a-z0-9]*' "$WORK/row3.err" | cut -d' ' -f3)
 ROW3=$(python3 - "$WORK/row3" "$SIDECARS" <<'PY'
 import statistics, sys
@@ -235,7 +240,7 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA-actors.md"
   echo
   echo "## 2. Activation of $ACTIVATIONS actors"
   echo
-  echo "A fresh sidecar (--workers 0); 100 warm-up calls, 1 s idle, then \`loadtest/actor_calls.py\` (Python asyncio, 64 keep-alive connections, one call in flight on each) calls ids a0..a$((ACTIVATIONS - 1)) once each, then all of them again. The wall time is the Python client's (it is the bottleneck); daprd's own cost is its on-CPU time (/proc/<pid>/task/*/schedstat). RSS read 1 s after each pass."
+  echo "A fresh sidecar (--workers 0); 1 s of plain invocation calls to warm it up (no actor activated), 1 s idle, then \`loadtest/actor_calls.py\` (Python asyncio, 64 keep-alive connections, one call in flight on each) calls ids a0..a$((ACTIVATIONS - 1)) once each, then all of them again. The wall time is the Python client's (it is the bottleneck); daprd's own cost is its on-CPU time (/proc/<pid>/task/*/schedstat). RSS read 1 s after each pass."
   echo
   echo "| measure | value |"
   echo "|---|---|"
@@ -248,5 +253,6 @@ OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA-actors.md"
   echo "| interval | median (min-max) |"
   echo "|---|---|"
   echo "$ROW3"
+  echo "| warnings and errors logged by the sidecars over the warm-up and the $JOINS joins and leaves | $ROW3_WARN lines |"
 } > "$OUT"
 cat "$OUT"
