@@ -96,7 +96,7 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ns() { local t=0 f; for f in /proc/"$1"/task/*/schedstat; do t=$((t + $(awk '{print $1}' "$f"))); done; echo "$t"; }
 active_actors() { # port -> actorRuntime.activeActors count of T
   curl -s "http://127.0.0.1:$1/v1.0/metadata" | python3 -c \
-    'import json,sys; print(sum(a["count"] for a in json.load(sys.stdin)["actorRuntime"].get("activeActors", []) if a["type"] == "T"))'
+    'import json,sys; print(sum(a.get("count", 0) for a in json.load(sys.stdin)["actorRuntime"].get("activeActors", []) if a["type"] == "T"))'
 }
 
 # === 1. actor method call vs service invocation ===
