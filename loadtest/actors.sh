@@ -24,7 +24,7 @@
 #   loadtest/actors.sh         # DURATION=8 REPEATS=5 ACTIVATIONS=100000 SIDECARS=10 JOINS=5
 #
 # Needs wrk, nginx (apt-get install -y wrk nginx-light), python3, curl.
-# Writes loadtest/results/<date>-<sha>-actors.md and prints it.
+# Writes loadtest/results/<date>-<sha>-actors.md (or $OUT) and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -204,7 +204,7 @@ for p in "${ROW3_PIDS[@]}"; do stop_pid "$p"; done
 # Warnings and errors the sidecars logged during the joins and leaves (the
 # new one logs at info, the others at warn), shown on stderr by message.
 ROW3_WARN=$(cat "$WORK"/m*.log "$WORK"/new-*.log | grep -c 'level=\(warning\|error\|fatal\)' || true)
-cat "$WORK"/m*.log "$WORK"/new-*.log | grep 'level=\(warning\|error\|fatal\)' | grep -o 'msg="[^"]*' | sort | uniq -c | sort -rn | head -20 >&2 || true
+cat "$WORK"/m*.log "$WORK"/new-*.log | grep 'level=\(warning\|error\|fatal\)' | sed -E 's/.*(msg="[^"]*").*( error=("[^"]*"|[^ ]*)).*/\1\2/' | sort | uniq -c | sort -rn | head -20 >&2 || true
 PROBE=$(grep -o 'probe id [a-z0-9]*' "$WORK/row3.err" | cut -d' ' -f3)
 ROW3=$(python3 - "$WORK/row3" "$SIDECARS" <<'PY'
 import statistics, sys
@@ -215,7 +215,7 @@ def cell(i, scale=1000):
     xs = [r[i] * scale for r in rows]
     return f"{med(xs):.0f} ms ({min(xs):.0f}-{max(xs):.0f})"
 print(f"| new sidecar's process start → its REPORT on the wire (its log: \"Placement client connected\") | {cell(2)} |")
-print(f"| start → the new sidecar's own `/v1.0/healthz` 204 (it has a table) | {cell(3)} |")
+print(f"| start → the new sidecar's own `/v1.0/healthz` 204 | {cell(3)} |")
 print(f"| start → the first sidecar routes the moved id to the new host | {cell(1)} |")
 print(f"| **start → all {n + 1} sidecars route it there** (the new table in force everywhere) | **{cell(0)}** |")
 print(f"| **REPORT → all {n + 1} sidecars** (per repeat: the above minus the first row) | **{med((r[0] - r[2]) * 1000 for r in rows):.0f} ms ({min((r[0] - r[2]) * 1000 for r in rows):.0f}-{max((r[0] - r[2]) * 1000 for r in rows):.0f})** |")
@@ -224,7 +224,7 @@ PY
 )
 
 SHA=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-OUT="loadtest/results/$(date -u +%Y-%m-%d)-$SHA-actors.md"
+OUT=${OUT:-"loadtest/results/$(date -u +%Y-%m-%d)-$SHA-actors.md"}
 {
   echo "# daprd actors loadtest $(date -u +%Y-%m-%dT%H:%MZ) ($SHA)"
   echo
