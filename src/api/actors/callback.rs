@@ -88,13 +88,12 @@ pub async fn invoke_method(
     ctx: &Rc<Ctx>,
     actor_type: &str,
     actor_id: &str,
-    req: &internals::InternalInvokeRequest,
+    mut req: internals::InternalInvokeRequest,
     data: Bytes,
 ) -> Result<Answer, CallFailure> {
     if super::stream::carries_callbacks(&ctx.shared.opts) {
-        return super::stream::invoke_method(ctx, actor_type, actor_id, req, data).await;
+        return super::stream::invoke_method(ctx, actor_type, actor_id, &req, data).await;
     }
-    let mut req = req.clone();
     let Some(message) = req.message.as_mut() else {
         return Err(CallFailure::Permanent(
             "actor request has no message".into(),

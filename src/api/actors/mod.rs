@@ -7,8 +7,8 @@
 //! `GET /dapr/config`), the placement tables (swapped whole on each
 //! update, read without a lock), the active actors (a concurrent map: a
 //! call for an actor may arrive on any worker) and the timers. A call goes
-//! [`call`] → placement lookup → this sidecar ([`local`]: the actor's
-//! turn lock, then the app) or its owner's sidecar (`CallActor` over the
+//! [`call`] → placement lookup → this sidecar (the actor's turn lock, then
+//! the app) or its owner's sidecar (`CallActor` over the
 //! internal gRPC port), with Go's built-in retries (1 s × 5) while a host
 //! is still registering or an actor is moving.
 //!
@@ -515,9 +515,20 @@ pub async fn call(
         {
             Err(e) => CallFailure::Retry(format!("failed to lookup actor: {e}")),
             Ok(placement::Owner::Local) => {
-                match local(ctx, &actor_type, &actor_id, &mut req, data.clone()).await {
-                    Ok(a) => return Ok(a),
-                    Err(e) => e,
+                // Activation, then the actor's turn; only a turn refused
+                // because the actor is deactivating is worth a retry.
+                let active = actors.activate(&actor_type, &actor_id)?;
+                let reentrancy = reentrancy_id(actors, &actor_type, &mut req);
+                let turn = active.lock.lock(reentrancy.as_deref()).await;
+                match turn {
+                    Ok(_turn) => {
+                        actors.touch(&active);
+                        // Nothing after this point is retried, so the
+                        // request moves into the app call (no copy).
+                        return callback::invoke_method(ctx, &actor_type, &actor_id, req, data)
+                            .await;
+                    }
+                    Err(e) => turn_refused(e),
                 }
             }
             Ok(placement::Owner::Remote { address, app_id }) => {
@@ -541,31 +552,15 @@ pub async fn call(
     }
 }
 
-/// Calls `actor_type/actor_id` hosted here: activation, its turn, the app.
-async fn local(
-    ctx: &Rc<Ctx>,
-    actor_type: &str,
-    actor_id: &str,
-    req: &mut internals::InternalInvokeRequest,
-    data: Bytes,
-) -> Result<Answer, CallFailure> {
-    let actors = &ctx.shared.actors;
-    let active = actors.activate(actor_type, actor_id)?;
-    let reentrancy = reentrancy_id(actors, actor_type, req);
-    let _turn = match active.lock.lock(reentrancy.as_deref()).await {
-        Ok(t) => t,
-        Err(lock::LockError::StackDepth) => {
-            return Err(CallFailure::Api(ApiError::new(
-                ErrorCode::ActorStackDepth,
-                "maximum stack depth exceeded",
-            )))
-        }
-        Err(lock::LockError::Closed) => {
-            return Err(CallFailure::Retry("actor is deactivating".into()))
-        }
-    };
-    actors.touch(&active);
-    callback::invoke_method(ctx, actor_type, actor_id, req, data).await
+/// Why an actor's turn was refused, as a call failure.
+fn turn_refused(e: lock::LockError) -> CallFailure {
+    match e {
+        lock::LockError::StackDepth => CallFailure::Api(ApiError::new(
+            ErrorCode::ActorStackDepth,
+            "maximum stack depth exceeded",
+        )),
+        lock::LockError::Closed => CallFailure::Retry("actor is deactivating".into()),
+    }
 }
 
 /// The call's reentrancy id when the type has reentrancy on: the caller's
