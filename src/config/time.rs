@@ -1,5 +1,5 @@
-//! Dapr's time formats for actor timers and reminders (`dueTime`, `period`,
-//! `ttl`): dapr/kit `time.ParseDuration`, `time.ParseISO8601Duration` and
+//! Dapr's time formats for actor timers, reminders and jobs (`dueTime`,
+//! `period`, `ttl`), shared by daprd and the `scheduler` service: dapr/kit `time.ParseDuration`, `time.ParseISO8601Duration` and
 //! `time.ParseTime`, with the Go formatting the actor runtime and the
 //! scheduler print (`Duration.String`, RFC 3339 with nanoseconds).
 //!
@@ -31,7 +31,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::options::parse_go_duration_nanos;
+use super::options::parse_go_duration_nanos;
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 const NANOS_PER_MINUTE: i64 = 60 * NANOS_PER_SECOND;
