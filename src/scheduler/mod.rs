@@ -1,0 +1,14 @@
+//! The `scheduler` service: Dapr's job and actor-reminder scheduler, one
+//! replica, wire compatible with Go 1.17/1.18 sidecars (and ours).
+//!
+//! Sidecars store jobs with `ScheduleJob` and keep `WatchJobs` streams open
+//! on which the scheduler delivers each job when it is due, waiting for the
+//! sidecar's result to count the tick or apply the job's failure policy.
+//!
+//! A composition root beside `runtime`, importing only the ground layer:
+//! - [`cron`]: schedules as Go parses and steps them;
+//! - [`job`]: validation, timing, counters and failure policy, and Dapr's
+//!   job keys, sans I/O.
+
+pub mod cron;
+pub mod job;
