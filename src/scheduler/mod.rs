@@ -6,9 +6,14 @@
 //! sidecar's result to count the tick or apply the job's failure policy.
 //!
 //! A composition root beside `runtime`, importing only the ground layer:
+//! - [`flags`]: Go's flags → validated [`flags::Options`];
 //! - [`cron`]: schedules as Go parses and steps them;
 //! - [`job`]: validation, timing, counters and failure policy, and Dapr's
-//!   job keys, sans I/O.
+//!   job keys, sans I/O;
+//! - [`store`]: the SQLite file under `--etcd-data-dir` and its writer
+//!   thread.
 
 pub mod cron;
+pub mod flags;
 pub mod job;
+pub mod store;
