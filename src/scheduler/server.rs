@@ -276,7 +276,12 @@ async fn watch_hosts(
     incoming: &mut Incoming,
     outgoing: &mut Outgoing,
 ) -> Result<(), Status> {
-    let bytes = incoming.unary().await?;
+    // One message, as grpc-go's server-streaming handler reads it (without
+    // waiting for the half-close).
+    let bytes = incoming
+        .message()
+        .await?
+        .ok_or_else(|| Status::new(GrpcCode::Unknown, "EOF"))?;
     let _: WatchHostsRequest = decode(&bytes)?;
     let hosts = WatchHostsResponse {
         hosts: hub.hosts.clone(),
