@@ -20,7 +20,9 @@
 //! - [`runtime`]: the composition root: bootstrap, workers, shutdown;
 //! - [`placement`]: the `placement` binary's service (Dapr's actor
 //!   placement), a second composition root beside `runtime` over the ground
-//!   layer only.
+//!   layer only;
+//! - [`scheduler`]: the `scheduler` binary's service (Dapr's jobs and actor
+//!   reminders), a third, over the ground layer only.
 //!
 //! ## Request path
 //! accept (worker's own socket) → `http::h1::serve` (head and body limits) →
@@ -43,5 +45,6 @@ pub mod net;
 pub mod placement;
 pub mod proto;
 pub mod runtime;
+pub mod scheduler;
 
 pub use runtime::{start, Handle, StartupError, Tuning};

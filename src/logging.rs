@@ -226,6 +226,14 @@ pub fn scope_for(target: &str) -> &'static str {
         ),
         ("daprd::placement::server", "dapr.placement.server"),
         ("daprd::placement", "dapr.placement"),
+        // The scheduler service's.
+        (
+            "daprd::scheduler::stream",
+            "dapr.scheduler.server.pool.loops.stream",
+        ),
+        ("daprd::scheduler::cron", "dapr.scheduler.server.cron"),
+        ("daprd::scheduler::server", "dapr.scheduler.server"),
+        ("daprd::scheduler", "dapr.scheduler"),
         ("daprd", "dapr.runtime"),
     ];
     TABLE

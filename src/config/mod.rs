@@ -14,6 +14,7 @@ pub mod configuration;
 pub mod flags;
 pub mod options;
 pub mod resources;
+pub mod time;
 
 pub use options::{AppHealth, AppProtocol, ConfigError, InitEndpoint, LogLevel, Mode, Options};
 

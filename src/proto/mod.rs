@@ -32,6 +32,13 @@ pub mod dapr {
                 include!("gen/dapr.proto.placement.v1.rs");
             }
         }
+        /// `dapr.proto.scheduler.*` (sidecars and the scheduler service)
+        pub mod scheduler {
+            /// `dapr.proto.scheduler.v1`
+            pub mod v1 {
+                include!("gen/dapr.proto.scheduler.v1.rs");
+            }
+        }
         /// `dapr.proto.runtime.*`
         pub mod runtime {
             /// `dapr.proto.runtime.v1`

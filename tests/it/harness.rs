@@ -84,6 +84,11 @@ pub fn placement_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_placement"))
 }
 
+/// Path of the built `scheduler` binary.
+pub fn scheduler_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_scheduler"))
+}
+
 /// A parsed HTTP response.
 #[derive(Debug)]
 pub struct HttpResponse {

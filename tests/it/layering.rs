@@ -6,8 +6,8 @@
 //! The order, lowest first (README, "Code map"):
 //! ground (`proto`, `config` → `logging`, `metrics`, `net` → `http` →
 //! `grpc`) → `components` → `channel` → `api` → the composition roots
-//! `runtime` (daprd) and `placement` (the placement service), which share
-//! only what lies below and never import each other.
+//! `runtime` (daprd), `placement` and `scheduler` (the control-plane
+//! services), which share only what lies below and never import each other.
 //! `lib.rs`, `main.rs` and the other binaries (`bin/`) sit above everything.
 
 use std::collections::BTreeSet;
@@ -29,7 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("components", &["components"]),
     ("channel", &["channel"]),
     ("api", &["api"]),
-    ("composition roots", &["runtime", "placement"]),
+    ("composition roots", &["runtime", "placement", "scheduler"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
@@ -335,29 +335,33 @@ type T = crate::net::shutdown::Drain;
 }
 
 #[test]
-fn placement_stands_on_the_ground_layer_only() {
-    // The placement service shares the ground layer with daprd, nothing of
-    // its building blocks, backends or channels.
+fn the_services_stand_on_the_ground_layer_only() {
+    // The placement and scheduler services share the ground layer with
+    // daprd, nothing of its building blocks, backends or channels.
     let ground = LAYERS
         .iter()
         .position(|(name, _)| name.starts_with("ground: gRPC"))
         .unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/placement");
-    let mut files = Vec::new();
-    rust_files(&dir, &mut files);
-    assert!(files.len() >= 5, "read too little of src/placement");
-    let mut above = Vec::new();
-    for path in &files {
-        let source = std::fs::read_to_string(path).unwrap();
-        for (line, to) in crate_refs(&code_only(&source)) {
-            if to != "placement" && layer_of(&to).is_some_and(|l| l > ground) {
-                above.push(format!("{}:{line}: crate::{to}", path.display()));
+    for service in ["placement", "scheduler"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src")
+            .join(service);
+        let mut files = Vec::new();
+        rust_files(&dir, &mut files);
+        assert!(files.len() >= 2, "read too little of src/{service}");
+        let mut above = Vec::new();
+        for path in &files {
+            let source = std::fs::read_to_string(path).unwrap();
+            for (line, to) in crate_refs(&code_only(&source)) {
+                if to != service && layer_of(&to).is_some_and(|l| l > ground) {
+                    above.push(format!("{}:{line}: crate::{to}", path.display()));
+                }
             }
         }
+        assert!(
+            above.is_empty(),
+            "{service} imports above ground:\n{}",
+            above.join("\n")
+        );
     }
-    assert!(
-        above.is_empty(),
-        "placement imports above ground:\n{}",
-        above.join("\n")
-    );
 }

@@ -44,6 +44,7 @@ mod pubsub_streaming;
 mod python_sdk;
 mod redis_cluster;
 mod redis_modes;
+mod scheduler;
 mod secrets;
 mod state;
 mod state_redis;

@@ -17,7 +17,6 @@
 //! the placement stream and the idle-actor sweep.
 
 pub mod callback;
-pub mod duration;
 pub mod grpc;
 pub mod hosting;
 pub mod http;

@@ -27,7 +27,7 @@
 
 use std::time::SystemTime;
 
-use super::duration::{
+use crate::config::time::{
     format_go_duration, format_go_time, parse_duration, parse_time, FormatError, KitDuration,
 };
 
@@ -255,8 +255,8 @@ pub fn job_schedule(period: &str) -> Result<(Option<String>, Option<u32>), JobPe
 mod tests {
     use std::time::Duration;
 
-    use super::super::duration::parse_rfc3339;
     use super::*;
+    use crate::config::time::parse_rfc3339;
 
     fn now() -> SystemTime {
         parse_rfc3339("2024-05-01T10:00:00Z").unwrap()
@@ -356,7 +356,7 @@ mod tests {
         let s = Schedule::new("", "P1M", "", start).unwrap();
         let got: Vec<String> = fires(s, 3)
             .into_iter()
-            .map(super::super::duration::format_rfc3339_nano)
+            .map(crate::config::time::format_rfc3339_nano)
             .collect();
         // Jan 31 + 1 month = Feb 31 = Mar 2 (2024 is a leap year), then Apr 2.
         assert_eq!(

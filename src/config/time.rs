@@ -1,5 +1,5 @@
-//! Dapr's time formats for actor timers and reminders (`dueTime`, `period`,
-//! `ttl`): dapr/kit `time.ParseDuration`, `time.ParseISO8601Duration` and
+//! Dapr's time formats for actor timers, reminders and jobs (`dueTime`,
+//! `period`, `ttl`), shared by daprd and the `scheduler` service: dapr/kit `time.ParseDuration`, `time.ParseISO8601Duration` and
 //! `time.ParseTime`, with the Go formatting the actor runtime and the
 //! scheduler print (`Duration.String`, RFC 3339 with nanoseconds).
 //!
@@ -31,7 +31,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::options::parse_go_duration_nanos;
+use super::options::parse_go_duration_nanos;
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 const NANOS_PER_MINUTE: i64 = 60 * NANOS_PER_SECOND;
@@ -332,7 +332,7 @@ pub fn add_nanos(t: SystemTime, nanos: i64) -> Option<SystemTime> {
 }
 
 /// Seconds (floored) and nanoseconds since the Unix epoch.
-fn to_unix(t: SystemTime) -> (i64, u32) {
+pub fn to_unix(t: SystemTime) -> (i64, u32) {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => (
             i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
@@ -349,7 +349,8 @@ fn to_unix(t: SystemTime) -> (i64, u32) {
     }
 }
 
-fn from_unix(secs: i64, nanos: u32) -> Option<SystemTime> {
+/// The time `secs` seconds (floored) and `nanos` after the Unix epoch.
+pub fn from_unix(secs: i64, nanos: u32) -> Option<SystemTime> {
     let base = if secs >= 0 {
         UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))?
     } else {
@@ -373,7 +374,7 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`); `month` in 1..=12.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);
@@ -384,7 +385,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// The date of a day number (inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
