@@ -46,6 +46,10 @@ const SERVICE: &str = "dapr.proto.scheduler.v1.Scheduler";
 /// at 64 MiB.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
+/// h2's allowance of framing overhead in unread small DATA frames per
+/// connection (about 256 bytes per frame): some 32,000 unread results.
+const DATA_FRAME_BUDGET: usize = 8 * 1024 * 1024;
+
 /// The longest the timer sleeps without looking at the clock again (the
 /// wall clock may be set while it sleeps).
 const MAX_SLEEP: Duration = Duration::from_secs(1);
@@ -469,6 +473,10 @@ pub async fn serve_connection(
     drain: Drain,
 ) {
     let handshake = h2::server::Builder::new()
+        // Results are small DATA frames; a sidecar answering a burst of
+        // deliveries faster than this thread reads them must not look like
+        // a flood of tiny frames (h2's default allows ~130 unread).
+        .data_frame_budget(DATA_FRAME_BUDGET)
         .max_concurrent_streams(1000)
         .max_pending_accept_reset_streams(100)
         .max_header_list_size(16 * 1024)
