@@ -31,7 +31,7 @@ use super::engine::{Connected, Engine, StreamId};
 use super::metrics::{Metrics, SidecarError};
 use crate::grpc::server::{self, Call, Handler, Reply, Status};
 use crate::grpc::status::GrpcCode;
-use crate::grpc::stream::{decode, Incoming, Outgoing};
+use crate::grpc::stream::{Incoming, Outgoing};
 use crate::net::shutdown::Drain;
 use crate::proto::dapr::proto::scheduler::v1::{
     watch_jobs_request, DeleteByMetadataRequest, DeleteByMetadataResponse,
@@ -263,6 +263,30 @@ fn unknown_method(path: &str) -> Status {
     Status::new(GrpcCode::Unimplemented, msg)
 }
 
+/// A request message, as grpc-go's generated handlers decode it.
+fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Status> {
+    M::decode(bytes).map_err(|e| {
+        Status::new(
+            GrpcCode::Internal,
+            format!("grpc: error unmarshalling request: {e}"),
+        )
+    })
+}
+
+/// The next message of a stream, as grpc-go's `RecvMsg` decodes it;
+/// `Ok(None)` once the client half-closed.
+async fn recv<M: Message + Default>(incoming: &mut Incoming) -> Result<Option<M>, Status> {
+    match incoming.message().await? {
+        Some(bytes) => M::decode(bytes).map(Some).map_err(|e| {
+            Status::new(
+                GrpcCode::Internal,
+                format!("grpc: failed to unmarshal the received message: {e}"),
+            )
+        }),
+        None => Ok(None),
+    }
+}
+
 fn canceled() -> Status {
     Status::new(GrpcCode::Cancelled, "context canceled")
 }
@@ -306,8 +330,7 @@ async fn watch_jobs(
     incoming: &mut Incoming,
     outgoing: &mut Outgoing,
 ) -> Result<(), Status> {
-    let first = incoming
-        .decode::<WatchJobsRequest>()
+    let first = recv::<WatchJobsRequest>(incoming)
         .await?
         .ok_or_else(|| Status::new(GrpcCode::Unknown, "EOF"))?;
     let Some(watch_jobs_request::WatchJobRequestType::Initial(initial)) =
@@ -367,7 +390,7 @@ async fn deliver(
 /// of something in flight.
 async fn read_results(hub: &Rc<Hub>, id: StreamId, incoming: &mut Incoming) -> Status {
     loop {
-        let req = match incoming.decode::<WatchJobsRequest>().await {
+        let req = match recv::<WatchJobsRequest>(incoming).await {
             Ok(Some(r)) => r,
             Ok(None) => return canceled(),
             Err(s) => {

@@ -1056,6 +1056,16 @@ fn bad_requests_get_go_s_statuses() {
                 "failed to parse metadata: unknown job type: <nil>".to_owned()
             )
         );
+        // Not a ScheduleJobRequest (a name that is not UTF-8): grpc-go's
+        // INTERNAL.
+        let garbage: Vec<u8> = vec![0xff];
+        let err = call::<_, ()>(a, "ScheduleJob", &garbage).await.unwrap_err();
+        assert_eq!(err.0, 13, "{}", err.1);
+        assert!(
+            err.1.starts_with("grpc: error unmarshalling request"),
+            "{}",
+            err.1
+        );
         let err = call::<_, ()>(a, "Nope", &ListJobsRequest::default())
             .await
             .unwrap_err();
