@@ -260,16 +260,16 @@ impl Ticker {
         if let Some(lt) = self.plan.next(self.counter.count, self.counter.last) {
             self.counter.last = Some(lt);
         }
-        self.counter.count += 1;
+        self.counter.count = self.counter.count.saturating_add(1);
         self.counter.attempts = 0;
         self.update_next()
     }
 
     /// The current tick failed; `false` when the job is done.
     pub fn failed(&mut self) -> bool {
-        self.counter.attempts += 1;
+        self.counter.attempts = self.counter.attempts.saturating_add(1);
         if !self.try_again() {
-            self.counter.count += 1;
+            self.counter.count = self.counter.count.saturating_add(1);
             self.counter.attempts = 0;
             return self.update_next();
         }

@@ -31,7 +31,7 @@ use super::engine::{Connected, Engine, StreamId};
 use super::metrics::{Metrics, SidecarError};
 use crate::grpc::server::{self, Call, Handler, Reply, Status};
 use crate::grpc::status::GrpcCode;
-use crate::grpc::stream::{decode, Incoming, Outgoing};
+use crate::grpc::stream::{Incoming, Outgoing};
 use crate::net::shutdown::Drain;
 use crate::proto::dapr::proto::scheduler::v1::{
     watch_jobs_request, DeleteByMetadataRequest, DeleteByMetadataResponse,
@@ -45,6 +45,10 @@ const SERVICE: &str = "dapr.proto.scheduler.v1.Scheduler";
 /// Go's scheduler takes messages of any size (`math.MaxInt32`); ours stop
 /// at 64 MiB.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// h2's allowance of framing overhead in unread small DATA frames per
+/// connection (about 256 bytes per frame): some 32,000 unread results.
+const DATA_FRAME_BUDGET: usize = 8 * 1024 * 1024;
 
 /// The longest the timer sleeps without looking at the clock again (the
 /// wall clock may be set while it sleeps).
@@ -259,6 +263,30 @@ fn unknown_method(path: &str) -> Status {
     Status::new(GrpcCode::Unimplemented, msg)
 }
 
+/// A request message, as grpc-go's generated handlers decode it.
+fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, Status> {
+    M::decode(bytes).map_err(|e| {
+        Status::new(
+            GrpcCode::Internal,
+            format!("grpc: error unmarshalling request: {e}"),
+        )
+    })
+}
+
+/// The next message of a stream, as grpc-go's `RecvMsg` decodes it;
+/// `Ok(None)` once the client half-closed.
+async fn recv<M: Message + Default>(incoming: &mut Incoming) -> Result<Option<M>, Status> {
+    match incoming.message().await? {
+        Some(bytes) => M::decode(bytes).map(Some).map_err(|e| {
+            Status::new(
+                GrpcCode::Internal,
+                format!("grpc: failed to unmarshal the received message: {e}"),
+            )
+        }),
+        None => Ok(None),
+    }
+}
+
 fn canceled() -> Status {
     Status::new(GrpcCode::Cancelled, "context canceled")
 }
@@ -302,8 +330,7 @@ async fn watch_jobs(
     incoming: &mut Incoming,
     outgoing: &mut Outgoing,
 ) -> Result<(), Status> {
-    let first = incoming
-        .decode::<WatchJobsRequest>()
+    let first = recv::<WatchJobsRequest>(incoming)
         .await?
         .ok_or_else(|| Status::new(GrpcCode::Unknown, "EOF"))?;
     let Some(watch_jobs_request::WatchJobRequestType::Initial(initial)) =
@@ -363,7 +390,7 @@ async fn deliver(
 /// of something in flight.
 async fn read_results(hub: &Rc<Hub>, id: StreamId, incoming: &mut Incoming) -> Status {
     loop {
-        let req = match incoming.decode::<WatchJobsRequest>().await {
+        let req = match recv::<WatchJobsRequest>(incoming).await {
             Ok(Some(r)) => r,
             Ok(None) => return canceled(),
             Err(s) => {
@@ -469,6 +496,10 @@ pub async fn serve_connection(
     drain: Drain,
 ) {
     let handshake = h2::server::Builder::new()
+        // Results are small DATA frames; a sidecar answering a burst of
+        // deliveries faster than this thread reads them must not look like
+        // a flood of tiny frames (h2's default allows ~130 unread).
+        .data_frame_budget(DATA_FRAME_BUDGET)
         .max_concurrent_streams(1000)
         .max_pending_accept_reset_streams(100)
         .max_header_list_size(16 * 1024)

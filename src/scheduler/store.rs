@@ -83,10 +83,19 @@ pub enum Op {
 
 type Done = flume::Sender<Result<(), String>>;
 
+/// What the writer thread is sent.
+#[derive(Debug)]
+enum Msg {
+    /// A write, and who waits for it.
+    Write(Op, Done),
+    /// Commit what came before, then stop.
+    Close,
+}
+
 /// The writer thread's queue; cheap to clone, `Send`.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    tx: flume::Sender<(Op, Option<Done>)>,
+    tx: flume::Sender<Msg>,
 }
 
 /// A write on its way; [`Pending::wait`] resolves once it committed.
@@ -107,7 +116,7 @@ impl Writer {
     /// Queues `op`; the returned [`Pending`] says when it committed.
     pub fn submit(&self, op: Op) -> Pending {
         let (done, wait) = flume::bounded(1);
-        if let Err(flume::SendError((_, Some(done)))) = self.tx.send((op, Some(done))) {
+        if let Err(flume::SendError(Msg::Write(_, done))) = self.tx.send(Msg::Write(op, done)) {
             let _ = done.send(Err("the job store is closed".into()));
         }
         Pending(wait)
@@ -155,11 +164,11 @@ impl Store {
         self.writer.clone()
     }
 
-    /// Commits what is queued and stops the writer thread (once every
-    /// [`Writer`] handle is gone).
+    /// Commits what was queued before and stops the writer thread; later
+    /// writes fail.
     pub fn close(self) {
         let Store { writer, thread } = self;
-        drop(writer);
+        let _ = writer.tx.send(Msg::Close);
         let _ = thread.join();
     }
 }
@@ -237,27 +246,39 @@ fn cols(t: Option<SystemTime>) -> (Option<i64>, Option<i64>) {
     }
 }
 
-fn write_loop(mut conn: Connection, rx: flume::Receiver<(Op, Option<Done>)>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
+fn write_loop(mut conn: Connection, rx: flume::Receiver<Msg>) {
+    let mut closing = false;
+    while !closing {
+        let Ok(first) = rx.recv() else {
+            return;
+        };
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Write(op, done) => batch.push((op, done)),
+                Msg::Close => {
+                    closing = true;
+                    break;
+                }
             }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            continue;
         }
         let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
         match apply(&mut conn, &ops) {
             Ok(()) => {
                 for (_, done) in batch {
-                    if let Some(done) = done {
-                        let _ = done.send(Ok(()));
-                    }
+                    let _ = done.send(Ok(()));
                 }
             }
             Err(e) if batch.len() == 1 => {
                 tracing::error!(target: "daprd::scheduler", "job store write failed: {e}");
-                if let Some((_, Some(done))) = batch.pop() {
+                for (_, done) in batch {
                     let _ = done.send(Err(e.to_string()));
                 }
             }
@@ -268,9 +289,7 @@ fn write_loop(mut conn: Connection, rx: flume::Receiver<(Op, Option<Done>)>) {
                     if let Err(e) = &r {
                         tracing::error!(target: "daprd::scheduler", "job store write failed: {e}");
                     }
-                    if let Some(done) = done {
-                        let _ = done.send(r);
-                    }
+                    let _ = done.send(r);
                 }
             }
         }
@@ -382,8 +401,9 @@ mod tests {
             c.wait().await.unwrap();
             d.wait().await.unwrap();
         });
-        drop(w);
+        // Closing does not wait for the other handles to go.
         store.close();
+        assert!(block(w.submit(Op::Delete(vec![])).wait()).is_err());
         let (store, rows) = Store::open(&dir).unwrap();
         assert_eq!(rows.len(), 1);
         let mut want = row("a");

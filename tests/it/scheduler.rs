@@ -136,7 +136,12 @@ fn status_of(h: &http::HeaderMap) -> Option<(u32, String)> {
 
 async fn connect(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    // Many small replies may wait unread here (the burst test).
+    let (client, conn) = h2::client::Builder::new()
+        .data_frame_budget(64 << 20)
+        .handshake(tcp)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     client.ready().await.unwrap()
 }
@@ -782,6 +787,63 @@ fn jobs_round_robin_over_streams_and_reminders_go_by_actor_type() {
 }
 
 #[test]
+fn a_burst_of_results_keeps_the_connection() {
+    let dir = DataDir::new();
+    let s = Scheduler::start(&dir, &[]);
+    rt().block_on(async {
+        const N: u64 = 400;
+        let mut w = Stream::watch(s.grpc, app_stream("app1")).await;
+        let at = std::time::SystemTime::now() + Duration::from_secs(4);
+        let at = daprd::config::time::format_rfc3339_nano(at);
+        let mut c = connect(s.grpc).await;
+        let mut replies = Vec::new();
+        for i in 0..N {
+            let req = ScheduleJobRequest {
+                name: format!("burst-{i}"),
+                job: Some(due(&at)),
+                metadata: Some(app_meta("app1")),
+                overwrite: false,
+            };
+            c = c.ready().await.unwrap();
+            let (resp, mut send) = c
+                .send_request(request(s.grpc, "ScheduleJob"), false)
+                .unwrap();
+            send.send_data(frame(&req), true).unwrap();
+            replies.push(resp);
+        }
+        for r in replies {
+            let r = tokio::time::timeout(PATIENCE, r).await.unwrap().unwrap();
+            let mut body = r.into_body();
+            while let Some(d) = body.data().await {
+                let _ = body.flow_control().release_capacity(d.unwrap().len());
+            }
+            let t = body.trailers().await.unwrap().unwrap();
+            assert_eq!(status_of(&t).unwrap().0, 0);
+        }
+        assert_eq!(list(s.grpc, app_meta("app1")).await.len(), N as usize);
+        // Every delivery first, then every result in one burst of small
+        // DATA frames.
+        let mut ids = Vec::new();
+        for _ in 0..N {
+            ids.push(w.job().await.id);
+        }
+        for id in ids {
+            w.ack(id, false);
+        }
+        let deadline = Instant::now() + PATIENCE;
+        while !list(s.grpc, app_meta("app1")).await.is_empty() {
+            assert!(Instant::now() < deadline, "not every result was taken");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The same stream still delivers.
+        schedule(s.grpc, "after", due("0s"), app_meta("app1"), false)
+            .await
+            .unwrap();
+        assert_eq!(w.job().await.name, "after");
+    });
+}
+
+#[test]
 fn failed_results_are_retried_per_the_default_policy() {
     let dir = DataDir::new();
     let s = Scheduler::start(&dir, &[]);
@@ -993,6 +1055,16 @@ fn bad_requests_get_go_s_statuses() {
                 2,
                 "failed to parse metadata: unknown job type: <nil>".to_owned()
             )
+        );
+        // Not a ScheduleJobRequest (a name that is not UTF-8): grpc-go's
+        // INTERNAL.
+        let garbage: Vec<u8> = vec![0xff];
+        let err = call::<_, ()>(a, "ScheduleJob", &garbage).await.unwrap_err();
+        assert_eq!(err.0, 13, "{}", err.1);
+        assert!(
+            err.1.starts_with("grpc: error unmarshalling request"),
+            "{}",
+            err.1
         );
         let err = call::<_, ()>(a, "Nope", &ListJobsRequest::default())
             .await
