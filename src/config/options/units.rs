@@ -233,42 +233,8 @@ fn go_fraction_nanos(digits: &str, unit_nanos: u128) -> u128 {
 /// Formats a duration as Go's `time.Duration.String()` does: `1.5s`,
 /// `2m3.5s`, `1h0m0s`, `1.234567ms`, `850µs`, `12ns`, `0s`.
 pub fn format_go_duration(d: Duration) -> String {
-    let n = d.as_nanos();
-    if n == 0 {
-        return "0s".into();
-    }
-    // `whole.fraction` of `v` in units of `unit`, trailing zeros trimmed.
-    let frac = |v: u128, unit: u128| {
-        let (whole, rest) = (v / unit, v % unit);
-        if rest == 0 {
-            whole.to_string()
-        } else {
-            let digits = unit.to_string().len() - 1;
-            let f = format!("{rest:0digits$}");
-            format!("{whole}.{}", f.trim_end_matches('0'))
-        }
-    };
-    if n < 1_000 {
-        return format!("{n}ns");
-    }
-    if n < 1_000_000 {
-        return format!("{}\u{b5}s", frac(n, 1_000));
-    }
-    if n < 1_000_000_000 {
-        return format!("{}ms", frac(n, 1_000_000));
-    }
-    let secs = n / 1_000_000_000;
-    let (h, m) = (secs / 3600, (secs / 60) % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0 || m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&frac(n % 60_000_000_000, 1_000_000_000));
-    out.push('s');
-    out
+    // Go's durations are signed 64-bit nanoseconds; longer ones saturate.
+    crate::config::time::format_go_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
