@@ -293,3 +293,104 @@ fn send_status(respond: &mut SendResponse<Bytes>, status: &Status, extra: Header
     status_fields(h, Some(status));
     let _ = respond.send_response(head, true);
 }
+
+/// HTTP/2 keepalive of a standalone gRPC service: a PING every `every`,
+/// answered within `timeout` (the only liveness check Dapr's control-plane
+/// clients get).
+#[derive(Clone, Copy, Debug)]
+pub struct Keepalive {
+    /// Time between pings.
+    pub every: Duration,
+    /// How long a ping may go unanswered.
+    pub timeout: Duration,
+}
+
+/// How a standalone gRPC service (`placement`, `scheduler`) serves each
+/// h2c connection.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnSettings {
+    /// The keepalive.
+    pub keepalive: Keepalive,
+    /// h2's allowance of small unread DATA frames (`None`: h2's default).
+    pub data_frame_budget: Option<usize>,
+    /// Largest request message.
+    pub max_message: usize,
+}
+
+/// Why [`serve_h2c`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnEnd {
+    /// The peer closed, the connection broke, or the drain finished it.
+    Closed,
+    /// The peer missed a keepalive ping; its streams were dropped.
+    KeepaliveMissed,
+}
+
+/// Serves one h2c connection of a standalone gRPC service: each stream a
+/// call of `handler` in its own task, the keepalive, and a graceful GOAWAY
+/// once `drain` closes.
+pub async fn serve_h2c<H: Handler + 'static>(
+    io: monoio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    handler: Rc<H>,
+    settings: ConnSettings,
+    drain: Drain,
+) -> ConnEnd {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(1000)
+        .max_pending_accept_reset_streams(100)
+        .max_header_list_size(16 * 1024);
+    if let Some(budget) = settings.data_frame_budget {
+        builder.data_frame_budget(budget);
+    }
+    let handshake = builder.handshake::<_, Bytes>(monoio_compat::StreamWrapper::new(io));
+    let mut conn = match handshake.await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "h2 handshake failed");
+            return ConnEnd::Closed;
+        }
+    };
+    let mut alive = std::pin::pin!(pings(conn.ping_pong(), settings.keepalive));
+    let mut draining = false;
+    loop {
+        let next = monoio::select! {
+            n = conn.accept() => n,
+            // Dropping the connection fails its streams: they disconnect.
+            _ = &mut alive => return ConnEnd::KeepaliveMissed,
+            _ = drain.closing(), if !draining => {
+                conn.graceful_shutdown();
+                draining = true;
+                continue;
+            }
+        };
+        match next {
+            Some(Ok((req, respond))) => {
+                let handler = handler.clone();
+                monoio::spawn(async move {
+                    let _ = serve(&*handler, req, respond, settings.max_message).await;
+                });
+            }
+            Some(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "h2 connection error");
+                return ConnEnd::Closed;
+            }
+            None => return ConnEnd::Closed,
+        }
+    }
+}
+
+/// Resolves when the peer missed a keepalive ping (or the connection broke).
+async fn pings(pong: Option<h2::PingPong>, k: Keepalive) {
+    let Some(mut pong) = pong else {
+        return std::future::pending().await;
+    };
+    loop {
+        monoio::time::sleep(k.every).await;
+        match monoio::time::timeout(k.timeout, pong.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => return,
+        }
+    }
+}

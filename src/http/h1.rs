@@ -95,6 +95,36 @@ pub enum Closed {
     Io,
 }
 
+/// Accepts HTTP/1.1 connections on `listener` until `drain` closes and
+/// serves each with `svc` (the control-plane services' `/healthz` and
+/// `/metrics` ports).
+pub fn spawn_accept<Svc: Service + 'static>(
+    listener: monoio::net::TcpListener,
+    svc: std::rc::Rc<Svc>,
+    limits: std::rc::Rc<Limits>,
+    drain: Drain,
+) {
+    let d = drain.clone();
+    monoio::spawn(crate::net::listener::accept_loop(
+        listener,
+        drain,
+        move |io, peer| {
+            let (svc, limits, drain) = (svc.clone(), limits.clone(), d.clone());
+            async move {
+                let _ = serve(
+                    io,
+                    BytesMut::with_capacity(4096),
+                    &limits,
+                    &*svc,
+                    &drain,
+                    Some(peer),
+                )
+                .await;
+            }
+        },
+    ));
+}
+
 /// Serves HTTP/1.1 on `io` until the connection ends. `buf` holds bytes
 /// already read from the connection (e.g. while sniffing for HTTP/2).
 pub async fn serve<S, Svc>(

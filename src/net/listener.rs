@@ -12,6 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddr
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::shutdown::Drain;
+
 /// Kernel accept backlog per socket.
 const BACKLOG: i32 = 1024;
 
@@ -233,6 +235,59 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+/// Accepts connections on `listener` until `drain` closes, serving each with
+/// `on_conn` in its own task, tracked by `drain` so shutdown can wait for it.
+/// Every server of the package (the sidecar's workers, `placement`,
+/// `scheduler`) accepts through this loop.
+pub async fn accept_loop<F, Fut>(listener: monoio::net::TcpListener, drain: Drain, on_conn: F)
+where
+    F: Fn(monoio::net::TcpStream, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => r,
+            _ = drain.closing() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let guard = drain.track();
+                let conn = on_conn(stream, peer);
+                monoio::spawn(async move {
+                    conn.await;
+                    drop(guard);
+                });
+            }
+            // Shutdown stops the listener (the pending accept fails with
+            // EINVAL) just before it closes the drain: not a failure.
+            Err(_) if drain.is_closing() => return,
+            Err(e) => {
+                // Typically EMFILE/ENFILE: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                monoio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// A single-threaded server's sockets (every worker's, for a process that
+/// runs one monoio thread) registered with the current runtime, with their
+/// addresses; a socket that cannot be registered is logged and skipped.
+pub fn register(bound: Bound) -> Vec<(SocketAddr, monoio::net::TcpListener)> {
+    let mut out = Vec::new();
+    for std_listener in bound.per_worker.into_iter().flatten() {
+        let addr = std_listener.local_addr();
+        match (addr, monoio::net::TcpListener::from_std(std_listener)) {
+            (Ok(addr), Ok(l)) => out.push((addr, l)),
+            (_, Err(e)) | (Err(e), _) => {
+                tracing::error!(error = %e, "could not register a listener with the runtime");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -33,12 +33,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use monoio::net::TcpListener;
-
 use self::disseminator::Config;
 use self::flags::Options;
-use self::server::{Hub, Keepalive, PlacementGrpc};
+use self::server::{Hub, PlacementGrpc};
+use crate::grpc::server::Keepalive;
 use crate::http::h1::{self, Limits};
 use crate::net::listener::{self, Bound, ListenError};
 use crate::net::shutdown::{Drain, Latch};
@@ -172,20 +170,20 @@ async fn serve(opts: Options, sockets: Sockets, stop: Arc<Latch>) {
         metadata: opts.metadata_enabled,
         hub: hub.clone(),
     });
-    for (addr, l) in listeners(sockets.healthz) {
+    for (addr, l) in listener::register(sockets.healthz) {
         tracing::info!(target: "daprd::placement", "Healthz server is listening on {addr}");
-        spawn_http(l, healthz.clone(), limits.clone(), drain.clone());
+        h1::spawn_accept(l, healthz.clone(), limits.clone(), drain.clone());
     }
     if let Some(metrics) = sockets.metrics {
         let endpoint = Rc::new(http::MetricsEndpoint { hub: hub.clone() });
-        for (addr, l) in listeners(metrics) {
+        for (addr, l) in listener::register(metrics) {
             tracing::info!(
                 target: "daprd::placement",
                 "metrics server started on {}:{}/",
                 opts.listen_address,
                 addr.port()
             );
-            spawn_http(l, endpoint.clone(), limits.clone(), drain.clone());
+            h1::spawn_accept(l, endpoint.clone(), limits.clone(), drain.clone());
         }
     }
 
@@ -195,7 +193,7 @@ async fn serve(opts: Options, sockets: Sockets, stop: Arc<Latch>) {
         every: opts.keepalive_time,
         timeout: opts.keepalive_timeout,
     };
-    let grpc_listeners = listeners(sockets.grpc);
+    let grpc_listeners = listener::register(sockets.grpc);
     if let Some((addr, _)) = grpc_listeners.first() {
         tracing::info!(
             target: "daprd::placement::server",
@@ -209,7 +207,7 @@ async fn serve(opts: Options, sockets: Sockets, stop: Arc<Latch>) {
             "Running Placement gRPC server on {addr}"
         );
         let (grpc, d) = (grpc.clone(), drain.clone());
-        monoio::spawn(server::accept_loop(l, drain.clone(), move |io, peer| {
+        monoio::spawn(listener::accept_loop(l, drain.clone(), move |io, peer| {
             server::serve_connection(io, peer, grpc.clone(), keepalive, d.clone())
         }));
     }
@@ -235,42 +233,4 @@ async fn serve(opts: Options, sockets: Sockets, stop: Arc<Latch>) {
     }
     tracing::info!(target: "daprd::placement::server", "Placement GRPC server stopped");
     tracing::info!(target: "daprd::placement", "Healthz server is shutting down");
-}
-
-/// The role's sockets registered with the runtime, with their addresses.
-fn listeners(bound: Bound) -> Vec<(std::net::SocketAddr, TcpListener)> {
-    let mut out = Vec::new();
-    for std_listener in bound.per_worker.into_iter().flatten() {
-        let addr = std_listener.local_addr();
-        match (addr, TcpListener::from_std(std_listener)) {
-            (Ok(addr), Ok(l)) => out.push((addr, l)),
-            (_, Err(e)) | (Err(e), _) => {
-                tracing::error!(error = %e, "could not register a listener with the runtime");
-            }
-        }
-    }
-    out
-}
-
-fn spawn_http<S: h1::Service + 'static>(
-    listener: TcpListener,
-    svc: Rc<S>,
-    limits: Rc<Limits>,
-    drain: Drain,
-) {
-    let d = drain.clone();
-    monoio::spawn(server::accept_loop(listener, drain, move |io, peer| {
-        let (svc, limits, drain) = (svc.clone(), limits.clone(), d.clone());
-        async move {
-            let _ = h1::serve(
-                io,
-                BytesMut::with_capacity(4096),
-                &limits,
-                &*svc,
-                &drain,
-                Some(peer),
-            )
-            .await;
-        }
-    }));
 }

@@ -22,20 +22,16 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use h2::{Ping, PingPong};
 use http::HeaderMap;
 use local_sync::{mpsc, oneshot};
-use monoio::net::{TcpListener, TcpStream};
-use monoio_compat::StreamWrapper;
+use monoio::net::TcpStream;
 use prost::Message;
 
 use super::authorizer::authorize;
 use super::disseminator::{Action, Config, ConnId};
 use super::namespaces::Namespaces;
-use crate::grpc::server::{self, Call, Handler, Reply, Status};
+use crate::grpc::server::{self, Call, ConnEnd, ConnSettings, Handler, Keepalive, Reply, Status};
 use crate::grpc::status::GrpcCode;
 use crate::grpc::stream::{Incoming, Outgoing};
 use crate::net::shutdown::Drain;
@@ -412,48 +408,7 @@ async fn next_host(incoming: &mut Incoming) -> Result<Host, Status> {
 
 // === connections ===
 
-/// HTTP/2 keepalive: a PING every `every`; an answer within `timeout`.
-#[derive(Clone, Copy, Debug)]
-pub struct Keepalive {
-    /// `--keepalive-time`.
-    pub every: Duration,
-    /// `--keepalive-timeout`.
-    pub timeout: Duration,
-}
-
-/// Accepts connections on `listener` until `drain` closes, serving each
-/// with `on_conn` in its own task (tracked by `drain`).
-pub async fn accept_loop<F, Fut>(listener: TcpListener, drain: Drain, on_conn: F)
-where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
-    Fut: std::future::Future<Output = ()> + 'static,
-{
-    loop {
-        let accepted = monoio::select! {
-            r = listener.accept() => r,
-            _ = drain.closing() => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                let guard = drain.track();
-                let conn = on_conn(stream, peer);
-                monoio::spawn(async move {
-                    conn.await;
-                    drop(guard);
-                });
-            }
-            Err(e) => {
-                // Typically EMFILE: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                monoio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
-/// Serves one h2c connection: its streams, its keepalive, and a graceful
-/// GOAWAY once `drain` closes.
+/// Serves one h2c connection of the placement service.
 pub async fn serve_connection(
     io: TcpStream,
     peer: SocketAddr,
@@ -461,65 +416,17 @@ pub async fn serve_connection(
     keepalive: Keepalive,
     drain: Drain,
 ) {
-    let handshake = h2::server::Builder::new()
-        .max_concurrent_streams(1000)
-        .max_pending_accept_reset_streams(100)
-        .max_header_list_size(16 * 1024)
-        .handshake::<_, Bytes>(StreamWrapper::new(io));
-    let mut conn = match handshake.await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::debug!(%peer, error = %e, "h2 handshake failed");
-            return;
-        }
+    let settings = ConnSettings {
+        keepalive,
+        data_frame_budget: None,
+        max_message: MAX_MESSAGE,
     };
-    let mut alive = std::pin::pin!(pings(conn.ping_pong(), keepalive));
-    let mut draining = false;
-    loop {
-        let next = monoio::select! {
-            n = conn.accept() => n,
-            _ = &mut alive => {
-                tracing::info!(
-                    target: "daprd::placement::server",
-                    "Closing connection to {peer}: keepalive ping not acknowledged within {}",
-                    crate::config::options::format_go_duration(keepalive.timeout)
-                );
-                // Dropping the connection fails its streams: they disconnect.
-                return;
-            }
-            _ = drain.closing(), if !draining => {
-                conn.graceful_shutdown();
-                draining = true;
-                continue;
-            }
-        };
-        match next {
-            Some(Ok((req, respond))) => {
-                let grpc = grpc.clone();
-                monoio::spawn(async move {
-                    let _ = server::serve(&*grpc, req, respond, MAX_MESSAGE).await;
-                });
-            }
-            Some(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "h2 connection error");
-                return;
-            }
-            None => return,
-        }
-    }
-}
-
-/// Resolves when the peer missed a keepalive ping (or the connection broke).
-async fn pings(pong: Option<PingPong>, k: Keepalive) {
-    let Some(mut pong) = pong else {
-        return std::future::pending().await;
-    };
-    loop {
-        monoio::time::sleep(k.every).await;
-        match monoio::time::timeout(k.timeout, pong.ping(Ping::opaque())).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(_)) | Err(_) => return,
-        }
+    if server::serve_h2c(io, peer, grpc, settings, drain).await == ConnEnd::KeepaliveMissed {
+        tracing::info!(
+            target: "daprd::placement::server",
+            "Closing connection to {peer}: keepalive ping not acknowledged within {}",
+            crate::config::options::format_go_duration(keepalive.timeout)
+        );
     }
 }
 

@@ -354,7 +354,11 @@ where
         }
         match TcpListener::from_std(std_listener) {
             Ok(listener) => {
-                monoio::spawn(accept_loop(listener, drain.clone(), on_conn.clone()));
+                monoio::spawn(crate::net::listener::accept_loop(
+                    listener,
+                    drain.clone(),
+                    on_conn.clone(),
+                ));
             }
             Err(e) => {
                 tracing::error!(?addr, error = %e, "could not register listener with the runtime")
@@ -362,38 +366,6 @@ where
         }
     }
     handles
-}
-
-async fn accept_loop<F, Fut>(listener: TcpListener, drain: Drain, on_conn: F)
-where
-    F: Fn(TcpStream, SocketAddr) -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
-    loop {
-        let accepted = monoio::select! {
-            r = listener.accept() => r,
-            _ = drain.closing() => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                let guard = drain.track();
-                let conn = on_conn(stream, peer);
-                monoio::spawn(async move {
-                    conn.await;
-                    drop(guard);
-                });
-            }
-            // Shutdown stops the listener (the pending accept fails with
-            // EINVAL) just before it closes the drain: not a failure.
-            Err(_) if drain.is_closing() => return,
-            Err(e) => {
-                // Typically EMFILE/ENFILE: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                monoio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
 }
 
 /// An HTTP/1.1-only connection (public and metrics ports).

@@ -36,9 +36,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use monoio::net::TcpListener;
-
 use self::engine::Engine;
 use self::flags::Options;
 use self::metrics::Metrics;
@@ -229,22 +226,22 @@ async fn serve(
     let healthz = Rc::new(http::Healthz {
         ready: ready.clone(),
     });
-    for (addr, l) in listeners(sockets.healthz) {
+    for (addr, l) in listener::register(sockets.healthz) {
         tracing::info!(target: "daprd::scheduler", "Healthz server is listening on {addr}");
-        spawn_http(l, healthz.clone(), limits.clone(), drain.clone());
+        h1::spawn_accept(l, healthz.clone(), limits.clone(), drain.clone());
     }
     if let Some(m) = sockets.metrics {
         let endpoint = Rc::new(http::MetricsEndpoint {
             metrics: metrics.clone(),
         });
-        for (addr, l) in listeners(m) {
+        for (addr, l) in listener::register(m) {
             tracing::info!(
                 target: "daprd::scheduler",
                 "metrics server started on {}:{}/",
                 opts.listen_address,
                 addr.port()
             );
-            spawn_http(l, endpoint.clone(), limits.clone(), drain.clone());
+            h1::spawn_accept(l, endpoint.clone(), limits.clone(), drain.clone());
         }
     }
 
@@ -252,7 +249,7 @@ async fn serve(
     tracing::info!(target: "daprd::scheduler::cron", "Starting Cron");
     monoio::spawn(hub.clone().run_timer(poked));
     let grpc = Rc::new(SchedulerGrpc::new(hub.clone()));
-    let grpc_listeners = listeners(sockets.grpc);
+    let grpc_listeners = listener::register(sockets.grpc);
     for (addr, l) in grpc_listeners {
         tracing::info!(
             target: "daprd::scheduler::server",
@@ -261,7 +258,7 @@ async fn serve(
             addr.port()
         );
         let (grpc, d) = (grpc.clone(), drain.clone());
-        monoio::spawn(server::accept_loop(l, drain.clone(), move |io, peer| {
+        monoio::spawn(listener::accept_loop(l, drain.clone(), move |io, peer| {
             server::serve_connection(io, peer, grpc.clone(), d.clone())
         }));
     }
@@ -287,44 +284,6 @@ async fn serve(
     }
     tracing::info!(target: "daprd::scheduler::server", "Scheduler GRPC server stopped");
     tracing::info!(target: "daprd::scheduler::cron", "Cron shut down");
-}
-
-/// The role's sockets registered with the runtime, with their addresses.
-fn listeners(bound: Bound) -> Vec<(std::net::SocketAddr, TcpListener)> {
-    let mut out = Vec::new();
-    for std_listener in bound.per_worker.into_iter().flatten() {
-        let addr = std_listener.local_addr();
-        match (addr, TcpListener::from_std(std_listener)) {
-            (Ok(addr), Ok(l)) => out.push((addr, l)),
-            (_, Err(e)) | (Err(e), _) => {
-                tracing::error!(error = %e, "could not register a listener with the runtime");
-            }
-        }
-    }
-    out
-}
-
-fn spawn_http<S: h1::Service + 'static>(
-    listener: TcpListener,
-    svc: Rc<S>,
-    limits: Rc<Limits>,
-    drain: Drain,
-) {
-    let d = drain.clone();
-    monoio::spawn(server::accept_loop(listener, drain, move |io, peer| {
-        let (svc, limits, drain) = (svc.clone(), limits.clone(), d.clone());
-        async move {
-            let _ = h1::serve(
-                io,
-                BytesMut::with_capacity(4096),
-                &limits,
-                &*svc,
-                &drain,
-                Some(peer),
-            )
-            .await;
-        }
-    }));
 }
 
 #[cfg(test)]
